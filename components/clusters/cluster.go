@@ -1,0 +1,96 @@
+// Package clusters brings one environment's cluster into the platform: its
+// app namespace, and its registration with Argo CD on the hub.
+package clusters
+
+import (
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's type; renaming it needs pulumi.Aliases.
+const TypeToken = "gitops-platform:clusters:Cluster"
+
+// Args configure one environment's cluster.
+type Args struct {
+	Environment  string
+	SyncMode     string
+	Replicas     int
+	AppNamespace string
+	// Server is the API server as Argo CD on the hub reaches it.
+	Server string
+	// BearerToken, when set, is the credential Argo CD uses; it stays secret.
+	BearerToken pulumi.StringInput
+	// ArgoCDNamespace is the hub's Argo CD namespace (an output of the hub, so
+	// the Secret waits for it).
+	ArgoCDNamespace pulumi.StringInput
+	// EnvProvider targets this environment's cluster; HubProvider the hub's.
+	EnvProvider pulumi.ProviderResource
+	HubProvider pulumi.ProviderResource
+}
+
+// Cluster is an environment's cluster as the platform knows it.
+type Cluster struct {
+	pulumi.ResourceState
+
+	AppNamespace  pulumi.StringOutput `pulumi:"appNamespace"`
+	ClusterSecret pulumi.StringOutput `pulumi:"clusterSecret"`
+}
+
+// New creates the app namespace and the Argo CD cluster Secret.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	if args.EnvProvider == nil || args.HubProvider == nil {
+		return nil, fmt.Errorf("cluster %s: both the environment's and the hub's kubernetes providers are required", name)
+	}
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
+		return nil, err
+	}
+	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:   pulumi.String(args.AppNamespace),
+			Labels: pulumi.StringMap{labelManagedBy: pulumi.String(managedByPulumi), LabelEnv: pulumi.String(args.Environment)},
+		},
+	}, pulumi.Parent(c), pulumi.Provider(args.EnvProvider))
+	if err != nil {
+		return nil, fmt.Errorf("app namespace: %w", err)
+	}
+
+	token := pulumi.String("").ToStringOutput()
+	if args.BearerToken != nil {
+		token = args.BearerToken.ToStringOutput()
+	}
+	config := token.ApplyT(func(t string) (string, error) {
+		return ConfigJSON(ClusterConfig{BearerToken: t})
+	}).(pulumi.StringOutput)
+	secret, err := corev1.NewSecret(ctx, name+"-registration", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:        pulumi.String(SecretName(args.Environment)),
+			Namespace:   args.ArgoCDNamespace,
+			Labels:      pulumi.ToStringMap(Labels(args.Environment, args.SyncMode)),
+			Annotations: pulumi.ToStringMap(Annotations(args.Replicas, args.AppNamespace)),
+		},
+		Type: pulumi.String("Opaque"),
+		// The whole Secret is a Pulumi secret: it is Argo CD's key to the cluster.
+		StringData: pulumi.ToSecret(pulumi.StringMap{
+			"name":               pulumi.String(args.Environment),
+			"server":             pulumi.String(args.Server),
+			clusterSecretDataKey: config,
+		}).(pulumi.StringMapOutput),
+	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider))
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+
+	c.AppNamespace = ns.Metadata.Name().Elem()
+	c.ClusterSecret = secret.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"appNamespace":  c.AppNamespace,
+		"clusterSecret": c.ClusterSecret,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

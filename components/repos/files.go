@@ -1,0 +1,93 @@
+package repos
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"text/template"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// overlayTemplate is rendered once per environment, by that environment's stack.
+const overlayTemplate = "templates/gitops/manifests/overlay/kustomization.yaml.tmpl"
+
+// SeedData is what the repos' first content is rendered from.
+type SeedData struct {
+	Owner      string
+	SourceRepo string
+	GitopsRepo string
+	AppName    string
+}
+
+// OverlayData is what one environment's overlay is rendered from.
+type OverlayData struct {
+	Environment     string
+	AppName         string
+	AppNamespace    string
+	Replicas        int
+	SyncMode        string
+	ImageRepository string
+	ImageTag        string
+}
+
+// File is one file committed to a repo.
+type File struct {
+	Path    string
+	Content string
+}
+
+// SeedFiles renders the first content of one repo ("source" or "gitops"), in
+// path order. The per-environment overlays are not among them.
+func SeedFiles(kind string, data SeedData) ([]File, error) {
+	root := path.Join("templates", kind)
+	var files []File
+	err := fs.WalkDir(templates, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || p == overlayTemplate || !strings.HasSuffix(p, ".tmpl") {
+			return nil
+		}
+		content, err := render(p, data)
+		if err != nil {
+			return err
+		}
+		files = append(files, File{Path: strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl"), Content: content})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s repo content: %w", kind, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s repo content: no templates under %s", kind, root)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// OverlayPath is where an environment's overlay lives in the gitops repo; the
+// ApplicationSets read manifests/<env>.
+func OverlayPath(env string) string { return "manifests/" + env + "/kustomization.yaml" }
+
+// RenderOverlay renders one environment's kustomization.
+func RenderOverlay(data OverlayData) (string, error) {
+	return render(overlayTemplate, data)
+}
+
+func render(name string, data any) (string, error) {
+	t, err := template.New(path.Base(name)).Option("missingkey=error").ParseFS(templates, name)
+	if err != nil {
+		return "", fmt.Errorf("template %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("template %s: %w", name, err)
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,299 @@
+package infra
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// SyncMode says whether Argo CD deploys an environment on its own or waits for a person.
+type SyncMode string
+
+const (
+	SyncAuto   SyncMode = "auto"
+	SyncManual SyncMode = "manual"
+)
+
+// SlackMethod is how Argo CD notifications reach Slack.
+type SlackMethod string
+
+const (
+	// SlackBot posts with a bot token to the channel named in each subscription.
+	SlackBot SlackMethod = "bot"
+	// SlackWebhook posts to one incoming-webhook URL, whose channel Slack fixes.
+	SlackWebhook SlackMethod = "webhook"
+)
+
+// Environments are the environment names the platform knows, in deploy order.
+var Environments = []string{"dev", "staging", "prod"}
+
+// Secret is a config value read from a secret key. Its String method hides the
+// value so that a stray %v never prints it; Reveal is for handing it to
+// pulumi.ToSecret.
+type Secret struct{ value string }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "[secret]"
+}
+
+// Reveal returns the plain value. Only wrap it in pulumi.ToSecret.
+func (s Secret) Reveal() string { return s.value }
+
+// IsSet reports whether the secret was given.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+// Config is the whole typed configuration of one stack.
+type Config struct {
+	Environment string
+	Hub         bool
+	// HubStack names the hub's stack (org/project/stack or stack) for non-hub stacks.
+	HubStack string
+
+	KubeContext string
+	// Kubeconfig is a path; empty means the provider's default ($KUBECONFIG or ~/.kube/config).
+	Kubeconfig string
+	// ClusterServer is this cluster's API server as the hub reaches it.
+	ClusterServer      string
+	ClusterBearerToken Secret
+
+	Replicas int
+	SyncMode SyncMode
+
+	AWSRegion string
+	// AppName names the app: ECR repository, Applications and workloads.
+	AppName             string
+	AppNamespace        string
+	ArgoCDNamespace     string
+	MonitoringNamespace string
+
+	ArgoCDChartVersion              string
+	KubePrometheusStackChartVersion string
+
+	GitHubOwner string
+	SourceRepo  string
+	GitopsRepo  string
+
+	SlackChannel    string
+	SlackMethod     SlackMethod
+	SlackToken      Secret
+	SlackWebhookURL Secret
+}
+
+// Raw is a stack's configuration as Pulumi hands it to the program: full keys
+// ("gitops-platform:replicas") to string values, and which keys are secret.
+type Raw struct {
+	Values map[string]string
+	Secret map[string]bool
+}
+
+// Problem is one bad config value.
+type Problem struct {
+	Key      string // full key, "gitops-platform:replicas"
+	Value    string // as given, "[secret]" for secret keys, "" when missing
+	Expected string
+}
+
+func (p Problem) String() string {
+	if p.Value == "" {
+		return fmt.Sprintf("%s: %s", p.Key, p.Expected)
+	}
+	return fmt.Sprintf("%s: %q: %s", p.Key, p.Value, p.Expected)
+}
+
+// ValidationError lists every problem found in a stack's config.
+type ValidationError struct{ Problems []Problem }
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid stack configuration (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Keys reports the full key of every problem, for tests and tools.
+func (e *ValidationError) Keys() []string {
+	out := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		out = append(out, p.Key)
+	}
+	return out
+}
+
+// FullKey returns "gitops-platform:<key>".
+func FullKey(key string) string { return Namespace + ":" + key }
+
+// Parse reads, defaults and validates a stack's configuration. It never
+// panics; every problem is returned at once in a *ValidationError.
+func Parse(raw Raw) (*Config, error) {
+	p := &parser{raw: raw}
+	p.rejectUnknownKeys()
+	c := p.typed()
+	p.validate(c)
+	if len(p.problems) > 0 {
+		return nil, &ValidationError{Problems: p.problems}
+	}
+	return c, nil
+}
+
+type parser struct {
+	raw      Raw
+	problems []Problem
+}
+
+func (p *parser) add(key, value, expected string) {
+	spec, _ := lookupKey(key)
+	if spec.kind == kindSecret && value != "" {
+		value = "[secret]"
+	}
+	p.problems = append(p.problems, Problem{Key: FullKey(key), Value: value, Expected: expected})
+}
+
+// rejectUnknownKeys turns a typo under the project's namespace into an error:
+// a misspelt key would otherwise leave the default silently in force.
+func (p *parser) rejectUnknownKeys() {
+	var unknown []string
+	for full := range p.raw.Values {
+		ns, key, ok := strings.Cut(full, ":")
+		if !ok || ns != Namespace {
+			continue // other namespaces belong to providers
+		}
+		if _, known := lookupKey(key); !known {
+			unknown = append(unknown, key)
+		}
+	}
+	sort.Strings(unknown)
+	for _, key := range unknown {
+		expected := "unknown key"
+		if s := suggest(key); s != "" {
+			expected += fmt.Sprintf("; did you mean %q?", s)
+		} else {
+			expected += "; see the config section of Pulumi.yaml for the keys there are"
+		}
+		p.problems = append(p.problems, Problem{Key: FullKey(key), Expected: expected})
+	}
+}
+
+// value returns a key's raw value and whether the stack set it; a key that is
+// absent takes its declared default, as the Pulumi CLI does from Pulumi.yaml.
+func (p *parser) value(spec keySpec) (string, bool) {
+	v, ok := p.raw.Values[FullKey(spec.name)]
+	if !ok {
+		return spec.def, false
+	}
+	return v, true
+}
+
+func (p *parser) str(name string) string {
+	spec, _ := lookupKey(name)
+	v, set := p.value(spec)
+	if spec.required && (!set || strings.TrimSpace(v) == "") {
+		p.add(name, "", "required; set it in Pulumi.<stack>.yaml")
+	}
+	return v
+}
+
+func (p *parser) integer(name string, lo, hi int) int {
+	spec, _ := lookupKey(name)
+	v, _ := p.value(spec)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < lo || n > hi {
+		p.add(name, v, fmt.Sprintf("expected a whole number from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (p *parser) boolean(name string) bool {
+	spec, _ := lookupKey(name)
+	v, _ := p.value(spec)
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.add(name, v, "expected true or false")
+	return false
+}
+
+// secret reads a key that must be stored encrypted: a plain value there would
+// sit in the stack file and in state in clear text.
+func (p *parser) secret(name string) Secret {
+	spec, _ := lookupKey(name)
+	v, set := p.value(spec)
+	if set && v != "" && !p.raw.Secret[FullKey(name)] {
+		p.problems = append(p.problems, Problem{Key: FullKey(name),
+			Expected: fmt.Sprintf("must be a secret; set it with `pulumi config set --secret %s <value>`", name)})
+	}
+	return Secret{value: v}
+}
+
+func (p *parser) typed() *Config {
+	return &Config{
+		Environment:                     p.str(KeyEnvironment),
+		Hub:                             p.boolean(KeyHub),
+		HubStack:                        p.str(KeyHubStack),
+		KubeContext:                     p.str(KeyKubeContext),
+		Kubeconfig:                      p.str(KeyKubeconfig),
+		ClusterServer:                   p.str(KeyClusterServer),
+		ClusterBearerToken:              p.secret(KeyClusterToken),
+		Replicas:                        p.integer(KeyReplicas, 1, 50),
+		SyncMode:                        SyncMode(p.str(KeySyncMode)),
+		AWSRegion:                       p.str(KeyAWSRegion),
+		AppName:                         p.str(KeyAppName),
+		AppNamespace:                    p.str(KeyAppNamespace),
+		ArgoCDNamespace:                 p.str(KeyArgoCDNamespace),
+		MonitoringNamespace:             p.str(KeyMonitoringNS),
+		ArgoCDChartVersion:              p.str(KeyArgoCDChart),
+		KubePrometheusStackChartVersion: p.str(KeyPrometheusChart),
+		GitHubOwner:                     p.str(KeyGitHubOwner),
+		SourceRepo:                      p.str(KeySourceRepo),
+		GitopsRepo:                      p.str(KeyGitopsRepo),
+		SlackChannel:                    p.str(KeySlackChannel),
+		SlackMethod:                     SlackMethod(p.str(KeySlackMethod)),
+		SlackToken:                      p.secret(KeySlackToken),
+		SlackWebhookURL:                 p.secret(KeySlackWebhookURL),
+	}
+}
+
+// suggest returns the known key closest to a misspelt one, if any is close.
+func suggest(key string) string {
+	best, bestDist := "", 4
+	for _, k := range keys {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(k.name)); d < bestDist {
+			best, bestDist = k.name, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,121 @@
+package infra
+
+// Namespace is the project's config namespace: every key this program reads is
+// "gitops-platform:<key>" in a stack file.
+const Namespace = "gitops-platform"
+
+// keyKind says how a raw config string is parsed.
+type keyKind int
+
+const (
+	kindString keyKind = iota
+	kindInt
+	kindBool
+	kindSecret
+)
+
+func (k keyKind) String() string {
+	switch k {
+	case kindInt:
+		return "integer"
+	case kindBool:
+		return "boolean"
+	default:
+		return "string"
+	}
+}
+
+// keySpec declares one config key. Pulumi.yaml declares the same keys with the
+// same defaults; a test keeps the two in step.
+type keySpec struct {
+	name string
+	kind keyKind
+	// def is the default as Pulumi.yaml writes it; required keys have none.
+	def      string
+	required bool
+	// hubOnly keys belong to what the hub owns; a non-hub stack that sets one
+	// is told so instead of having the value silently ignored.
+	hubOnly bool
+}
+
+// Config keys, in the order problems are reported.
+const (
+	KeyEnvironment       = "environment"
+	KeyHub               = "hub"
+	KeyHubStack          = "hubStack"
+	KeyKubeContext       = "kubeContext"
+	KeyKubeconfig        = "kubeconfig"
+	KeyClusterServer     = "clusterServer"
+	KeyClusterToken      = "clusterBearerToken"
+	KeyReplicas          = "replicas"
+	KeySyncMode          = "syncMode"
+	KeyAWSRegion         = "awsRegion"
+	KeyAppName           = "appName"
+	KeyAppNamespace      = "appNamespace"
+	KeyArgoCDNamespace   = "argocdNamespace"
+	KeyMonitoringNS      = "monitoringNamespace"
+	KeyArgoCDChart       = "argocdChartVersion"
+	KeyPrometheusChart   = "kubePrometheusStackChartVersion"
+	KeyGitHubOwner       = "githubOwner"
+	KeySourceRepo        = "sourceRepo"
+	KeyGitopsRepo        = "gitopsRepo"
+	KeySlackChannel      = "slackChannel"
+	KeySlackMethod       = "slackMethod"
+	KeySlackToken        = "slackToken"
+	KeySlackWebhookURL   = "slackWebhookUrl"
+	inClusterServer      = "https://kubernetes.default.svc"
+	defaultArgoCDChart   = "9.4.16"
+	defaultPromChart     = "77.6.0"
+	defaultSlackChannel  = "#배포-알림"
+	defaultAppName       = "gitops-monitor"
+	defaultAWSRegion     = "ap-northeast-2"
+	defaultSourceRepo    = "tech-seminar-source"
+	defaultGitopsRepo    = "tech-seminar-gitops"
+	defaultArgoCDNS      = "argocd"
+	defaultMonitoringNS  = "monitoring"
+	defaultSlackMethod   = string(SlackBot)
+	defaultReplicas      = "1"
+	defaultHub           = "false"
+)
+
+// keys is the whole config surface of the program. Defaults live here and
+// nowhere else in Go; the seminar's values are the defaults so that a stack
+// file only states what differs per environment.
+var keys = []keySpec{
+	{name: KeyEnvironment, required: true},
+	{name: KeyHub, kind: kindBool, def: defaultHub},
+	{name: KeyHubStack},
+	{name: KeyKubeContext, required: true},
+	{name: KeyKubeconfig},
+	// The hub registers its own cluster through the in-cluster address; every
+	// other stack must say how the hub reaches it.
+	{name: KeyClusterServer, def: inClusterServer},
+	{name: KeyClusterToken, kind: kindSecret},
+	{name: KeyReplicas, kind: kindInt, def: defaultReplicas},
+	// No default: whether an environment deploys without a person is a
+	// decision each stack file states, so prod can never inherit "auto".
+	{name: KeySyncMode, required: true},
+	{name: KeyAWSRegion, def: defaultAWSRegion},
+	{name: KeyAppName, def: defaultAppName},
+	{name: KeyAppNamespace, def: defaultAppName},
+	{name: KeyArgoCDNamespace, def: defaultArgoCDNS},
+	{name: KeyMonitoringNS, def: defaultMonitoringNS},
+	{name: KeyArgoCDChart, def: defaultArgoCDChart, hubOnly: true},
+	{name: KeyPrometheusChart, def: defaultPromChart},
+	{name: KeyGitHubOwner, hubOnly: true},
+	{name: KeySourceRepo, def: defaultSourceRepo, hubOnly: true},
+	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},
+	{name: KeySlackChannel, def: defaultSlackChannel, hubOnly: true},
+	{name: KeySlackMethod, def: defaultSlackMethod, hubOnly: true},
+	{name: KeySlackToken, kind: kindSecret, hubOnly: true},
+	{name: KeySlackWebhookURL, kind: kindSecret, hubOnly: true},
+}
+
+func lookupKey(name string) (keySpec, bool) {
+	for _, k := range keys {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return keySpec{}, false
+}

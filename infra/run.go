@@ -1,0 +1,238 @@
+// Package infra reads a stack's configuration and wires the platform's
+// components for that stack's role: the hub, or an environment that joins it.
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/gitops-platform/gitops-platform/components/argocd"
+	"github.com/gitops-platform/gitops-platform/components/clusters"
+	"github.com/gitops-platform/gitops-platform/components/registry"
+	"github.com/gitops-platform/gitops-platform/components/repos"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Stack outputs. The hub's are what the other stacks read through their
+// StackReference; renaming one breaks stacks that already run.
+const (
+	OutputKubeContext     = "kubeContext"
+	OutputArgoCDNamespace = "argocdNamespace"
+	OutputGitHubOwner     = "githubOwner"
+	OutputSourceRepo      = "sourceRepo"
+	OutputGitopsRepo      = "gitopsRepo"
+	OutputImageRepository = "imageRepository"
+	OutputEnvironment     = "environment"
+	OutputClusterSecret   = "clusterSecret"
+	OutputAppNamespace    = "appNamespace"
+	OutputOverlayPath     = "overlayPath"
+)
+
+// BootstrapImageTag is the tag every overlay starts from, until the source
+// repo's CI sets the first sha- tag.
+const BootstrapImageTag = "sha-bootstrap"
+
+// registryKeepImages is how many sha- images ECR keeps: enough to roll back
+// weeks of pushes.
+const registryKeepImages = 30
+
+// Run is the Pulumi program: pulumi.Run(infra.Run).
+func Run(ctx *pulumi.Context) error {
+	cfg, err := Parse(rawConfig(ctx))
+	if err != nil {
+		return err
+	}
+	return deploy(ctx, cfg)
+}
+
+type configKeysKey struct{}
+
+// WithConfigKeys tells Run which config keys the context holds. The SDK's
+// Context can read a key but cannot list them; under pulumi.Run the list comes
+// from the same PULUMI_CONFIG variable the SDK reads, and a program run under
+// mocks passes the keys of its RunInfo.Config here.
+func WithConfigKeys(ctx *pulumi.Context, keys []string) *pulumi.Context {
+	return ctx.WithValue(configKeysKey{}, keys)
+}
+
+func rawConfig(ctx *pulumi.Context) Raw {
+	keys, ok := ctx.Value(configKeysKey{}).([]string)
+	if !ok {
+		var env map[string]string
+		// A malformed variable leaves the key list empty, as the SDK leaves
+		// its config empty; the required keys then report what is missing.
+		_ = json.Unmarshal([]byte(os.Getenv(pulumi.EnvConfig)), &env)
+		for k := range env {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	raw := Raw{Values: map[string]string{}, Secret: map[string]bool{}}
+	for _, k := range keys {
+		if v, ok := ctx.GetConfig(k); ok {
+			raw.Values[k] = v
+			raw.Secret[k] = ctx.IsConfigSecret(k)
+		}
+	}
+	return raw
+}
+
+// hubRefs is what every stack needs from the hub, whether it is the hub or
+// reads the hub through a StackReference.
+type hubRefs struct {
+	provider        pulumi.ProviderResource
+	github          pulumi.ProviderResource
+	argocdNamespace pulumi.StringOutput
+	gitopsRepo      pulumi.StringOutput
+	imageRepository pulumi.StringOutput
+}
+
+func deploy(ctx *pulumi.Context, cfg *Config) error {
+	envProvider, err := newKubeProvider(ctx, cfg.Environment, pulumi.String(cfg.KubeContext), cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	var hub *hubRefs
+	if cfg.Hub {
+		hub, err = deployHub(ctx, cfg, envProvider)
+	} else {
+		hub, err = referenceHub(ctx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+
+	var token pulumi.StringInput
+	if cfg.ClusterBearerToken.IsSet() {
+		token = pulumi.ToSecret(pulumi.String(cfg.ClusterBearerToken.Reveal())).(pulumi.StringOutput)
+	}
+	cluster, err := clusters.New(ctx, cfg.Environment, &clusters.Args{
+		Environment:     cfg.Environment,
+		SyncMode:        string(cfg.SyncMode),
+		Replicas:        cfg.Replicas,
+		AppNamespace:    cfg.AppNamespace,
+		Server:          cfg.ClusterServer,
+		BearerToken:     token,
+		ArgoCDNamespace: hub.argocdNamespace,
+		EnvProvider:     envProvider,
+		HubProvider:     hub.provider,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
+	}
+
+	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
+		GitopsRepo:      hub.gitopsRepo,
+		ImageRepository: hub.imageRepository,
+		ImageTag:        BootstrapImageTag,
+		Environment:     cfg.Environment,
+		AppName:         cfg.AppName,
+		AppNamespace:    cfg.AppNamespace,
+		Replicas:        cfg.Replicas,
+		SyncMode:        string(cfg.SyncMode),
+	}, pulumi.Providers(hub.github))
+	if err != nil {
+		return fmt.Errorf("overlay %s: %w", cfg.Environment, err)
+	}
+
+	ctx.Export(OutputEnvironment, pulumi.String(cfg.Environment))
+	ctx.Export(OutputAppNamespace, cluster.AppNamespace)
+	ctx.Export(OutputClusterSecret, cluster.ClusterSecret)
+	ctx.Export(OutputOverlayPath, overlay.Path)
+	return nil
+}
+
+// deployHub creates what all environments share, on the hub.
+func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource) (*hubRefs, error) {
+	aws, err := newAWSProvider(ctx, "aws", cfg.AWSRegion)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry.New(ctx, cfg.AppName, &registry.Args{
+		Name:        cfg.AppName,
+		KeepImages:  registryKeepImages,
+		ForceDelete: true,
+	}, pulumi.Providers(aws))
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+
+	github, err := newGitHubProvider(ctx, pulumi.String(cfg.GitHubOwner))
+	if err != nil {
+		return nil, err
+	}
+	rp, err := repos.New(ctx, "repos", &repos.Args{
+		Owner:      cfg.GitHubOwner,
+		SourceRepo: cfg.SourceRepo,
+		GitopsRepo: cfg.GitopsRepo,
+		AppName:    cfg.AppName,
+	}, pulumi.Providers(github))
+	if err != nil {
+		return nil, fmt.Errorf("repos: %w", err)
+	}
+
+	argo, err := argocd.New(ctx, "argocd", &argocd.Args{Namespace: cfg.ArgoCDNamespace}, pulumi.Providers(hubProvider))
+	if err != nil {
+		return nil, fmt.Errorf("argocd: %w", err)
+	}
+	if !cfg.SlackConfigured() {
+		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
+			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
+	}
+
+	owner := pulumi.String(cfg.GitHubOwner).ToStringOutput()
+	ctx.Export(OutputKubeContext, pulumi.String(cfg.KubeContext))
+	ctx.Export(OutputArgoCDNamespace, argo.Namespace)
+	ctx.Export(OutputGitHubOwner, owner)
+	ctx.Export(OutputSourceRepo, rp.SourceRepo)
+	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
+	ctx.Export(OutputImageRepository, reg.RepositoryURL)
+	return &hubRefs{
+		provider:        hubProvider,
+		github:          github,
+		argocdNamespace: argo.Namespace,
+		gitopsRepo:      rp.GitopsRepo,
+		imageRepository: reg.RepositoryURL,
+	}, nil
+}
+
+func slackCredentialKey(cfg *Config) string {
+	if cfg.SlackMethod == SlackWebhook {
+		return KeySlackWebhookURL
+	}
+	return KeySlackToken
+}
+
+// referenceHub reads the hub's outputs and targets the hub's cluster, where
+// this environment's cluster Secret goes.
+func referenceHub(ctx *pulumi.Context, cfg *Config) (*hubRefs, error) {
+	ref, err := pulumi.NewStackReference(ctx, cfg.HubStack, nil)
+	if err != nil {
+		return nil, fmt.Errorf("hub stack reference %s: %w", cfg.HubStack, err)
+	}
+	out := func(name string) pulumi.StringOutput {
+		return ref.GetStringOutput(pulumi.String(name)).ApplyT(func(v string) (string, error) {
+			if v == "" {
+				return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: stacks)", cfg.HubStack, name)
+			}
+			return v, nil
+		}).(pulumi.StringOutput)
+	}
+	provider, err := newKubeProvider(ctx, "hub", out(OutputKubeContext), cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	github, err := newGitHubProvider(ctx, out(OutputGitHubOwner))
+	if err != nil {
+		return nil, err
+	}
+	return &hubRefs{
+		provider:        provider,
+		github:          github,
+		argocdNamespace: out(OutputArgoCDNamespace),
+		gitopsRepo:      out(OutputGitopsRepo),
+		imageRepository: out(OutputImageRepository),
+	}, nil
+}

@@ -1,0 +1,162 @@
+// Package offline runs the real program under the Pulumi SDK's mocks, as a
+// preview of a new stack, and records everything it registers. The render
+// command and every test that inspects the program use it.
+package offline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one resource the program registered (or read).
+type Resource struct {
+	Type   string
+	Name   string
+	Custom bool
+	// Read is true for resources the program reads (a StackReference).
+	Read   bool
+	Parent string // URN, "" for children of the stack
+	// Provider is the provider reference, "urn::id", "" for the default.
+	Provider     string
+	Dependencies []string // URNs
+	Protect      bool
+	Inputs       resource.PropertyMap
+
+	seq int
+}
+
+// computedOutputs are the provider-computed attributes the program reads,
+// per type. The mock returns a readable "[computed …]" placeholder for them,
+// so the render shows where such a value flows (an image URL in an overlay).
+// Every other output that is not an input stays unknown, as in a preview.
+var computedOutputs = map[string][]string{
+	"aws:ecr/repository:Repository":     {"repositoryUrl", "registryId", "arn"},
+	"github:index/repository:Repository": {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
+}
+
+// ComputedPlaceholder is the value a computed output shows in the render.
+func ComputedPlaceholder(typ, name, property string) string {
+	return fmt.Sprintf("[computed %s %s.%s]", typ, name, property)
+}
+
+// Recorder is a pulumi.MockResourceMonitor that keeps every registration,
+// answers StackReferences from known outputs, and fails any invoke or call:
+// the program must not depend on one it has not declared here.
+type Recorder struct {
+	// StackOutputs answers StackReferences, keyed by the referenced stack's name.
+	StackOutputs map[string]resource.PropertyMap
+
+	mu        sync.Mutex
+	resources []*Resource
+	order     map[string][]int // type::name -> program order, from the stack transformation
+	nextSeq   int
+}
+
+var _ pulumi.MockResourceMonitor = (*Recorder)(nil)
+
+// transformation sees each registration synchronously, in the order the
+// program makes them; the mock's RPCs arrive from goroutines in any order.
+func (r *Recorder) transformation(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.order == nil {
+		r.order = map[string][]int{}
+	}
+	key := args.Type + "::" + args.Name
+	r.order[key] = append(r.order[key], r.nextSeq)
+	r.nextSeq++
+	return nil
+}
+
+// NewResource records a registration and answers as a preview of a create
+// does: the inputs come back as outputs, the ID and computed outputs are unknown.
+func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	res := &Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Provider: args.Provider, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		res.Parent = rpc.GetParent()
+		res.Dependencies = rpc.GetDependencies()
+		res.Protect = rpc.GetProtect()
+	}
+	if rpc := args.ReadRPC; rpc != nil {
+		res.Read = true
+		res.Parent = rpc.GetParent()
+		res.Dependencies = rpc.GetDependencies()
+	}
+	r.record(res)
+
+	if args.TypeToken == "pulumi:pulumi:StackReference" {
+		return r.stackReference(args)
+	}
+	if !args.Custom && args.ReadRPC == nil {
+		return "", resource.PropertyMap{}, nil // a component: its outputs are set in Go
+	}
+	state := args.Inputs.Copy()
+	for _, prop := range computedOutputs[args.TypeToken] {
+		if _, ok := state[resource.PropertyKey(prop)]; !ok {
+			state[resource.PropertyKey(prop)] = resource.NewProperty(ComputedPlaceholder(args.TypeToken, args.Name, prop))
+		}
+	}
+	return "", state, nil
+}
+
+func (r *Recorder) stackReference(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	name := args.Inputs["name"].StringValue()
+	outputs, ok := r.StackOutputs[name]
+	if !ok {
+		return "", nil, fmt.Errorf("stack reference %q: no outputs known for that stack (known: %s)", name, r.knownStacks())
+	}
+	return name, resource.PropertyMap{
+		"name":              resource.NewProperty(name),
+		"outputs":           resource.NewProperty(outputs),
+		"secretOutputNames": resource.NewProperty([]resource.PropertyValue{}),
+	}, nil
+}
+
+func (r *Recorder) knownStacks() string {
+	var names []string
+	for n := range r.StackOutputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Call fails: every invoke the program makes must be declared in this mock.
+func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return nil, fmt.Errorf("unexpected invoke %s: the offline run knows no answer for it", args.Token)
+}
+
+func (r *Recorder) record(res *Resource) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resources = append(r.resources, res)
+}
+
+// Resources returns every recorded resource in the order the program
+// registered them.
+func (r *Recorder) Resources() []*Resource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	taken := map[string]int{}
+	out := make([]*Resource, len(r.resources))
+	for i, res := range r.resources {
+		key := res.Type + "::" + res.Name
+		seqs := r.order[key]
+		res.seq = len(r.order) + i // not seen by the transformation: after the rest, in arrival order
+		if n := taken[key]; n < len(seqs) {
+			res.seq = seqs[n]
+			taken[key] = n + 1
+		}
+		out[i] = res
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}

@@ -1,0 +1,124 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/gitops-platform/gitops-platform/infra"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+)
+
+// Stack is one stack's configuration as the Pulumi CLI would hand it to the
+// program: full keys to string values, and the keys that are secret.
+type Stack struct {
+	Project string
+	Name    string
+	Config  map[string]string
+	Secrets []string
+}
+
+// Result is what one offline run of the program produced.
+type Result struct {
+	Stack     Stack
+	Resources []*Resource
+	// Outputs are the stack's exports, as a StackReference would read them.
+	Outputs  resource.PropertyMap
+	Warnings []string
+}
+
+// Run evaluates the program for one stack as `pulumi preview` of a new stack
+// would (DryRun), with stackOutputs answering its StackReferences.
+func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, error) {
+	rec := &Recorder{StackOutputs: stackOutputs}
+	pctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
+		Project:          stack.Project,
+		Stack:            stack.Name,
+		Config:           stack.Config,
+		ConfigSecretKeys: stack.Secrets,
+		DryRun:           true,
+		Mocks:            rec,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("offline context: %w", err)
+	}
+	defer pctx.Close()
+	logs := &logRecorder{}
+	pctx.Log = logs
+
+	keys := make([]string, 0, len(stack.Config))
+	for k := range stack.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	pctx = infra.WithConfigKeys(pctx, keys)
+
+	var exports map[string]pulumi.Input
+	err = pulumi.RunWithContext(pctx, func(ctx *pulumi.Context) error {
+		if err := ctx.RegisterStackTransformation(rec.transformation); err != nil {
+			return err
+		}
+		err := infra.Run(ctx)
+		exports = ctx.GetCurrentExportMap()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	outputs, err := awaitExports(pctx.Context(), exports)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Stack: stack, Resources: rec.Resources(), Outputs: outputs, Warnings: logs.warnings()}, nil
+}
+
+func awaitExports(ctx context.Context, exports map[string]pulumi.Input) (resource.PropertyMap, error) {
+	out := resource.PropertyMap{}
+	for name, in := range exports {
+		o, ok := in.(pulumi.Output)
+		if !ok {
+			o = pulumi.ToOutput(in)
+		}
+		r, err := internals.UnsafeAwaitOutput(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", name, err)
+		}
+		v := resource.NewPropertyValue(r.Value)
+		if !r.Known {
+			v = resource.MakeComputed(resource.NewProperty(""))
+		}
+		if r.Secret {
+			v = resource.MakeSecret(v)
+		}
+		out[resource.PropertyKey(name)] = v
+	}
+	return out, nil
+}
+
+// logRecorder keeps what the program logs; the mock engine drops it.
+type logRecorder struct {
+	mu   sync.Mutex
+	warn []string
+}
+
+func (l *logRecorder) Debug(string, *pulumi.LogArgs) error { return nil }
+func (l *logRecorder) Info(string, *pulumi.LogArgs) error  { return nil }
+func (l *logRecorder) Error(msg string, _ *pulumi.LogArgs) error {
+	return l.Warn("error: "+msg, nil)
+}
+
+func (l *logRecorder) Warn(msg string, _ *pulumi.LogArgs) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.warn = append(l.warn, msg)
+	return nil
+}
+
+func (l *logRecorder) warnings() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.warn...)
+}
