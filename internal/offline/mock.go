@@ -35,7 +35,7 @@ type Resource struct {
 // so the render shows where such a value flows (an image URL in an overlay).
 // Every other output that is not an input stays unknown, as in a preview.
 var computedOutputs = map[string][]string{
-	"aws:ecr/repository:Repository":     {"repositoryUrl", "registryId", "arn"},
+	"aws:ecr/repository:Repository":      {"repositoryUrl", "registryId", "arn"},
 	"github:index/repository:Repository": {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
 }
 
