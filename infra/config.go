@@ -141,6 +141,7 @@ func Parse(raw Raw) (*Config, error) {
 	c := p.typed()
 	p.validate(c)
 	if len(p.problems) > 0 {
+		sort.SliceStable(p.problems, func(i, j int) bool { return keyOrder(p.problems[i].Key) < keyOrder(p.problems[j].Key) })
 		return nil, &ValidationError{Problems: p.problems}
 	}
 	return c, nil
@@ -151,12 +152,28 @@ type parser struct {
 	problems []Problem
 }
 
+// add records a problem with a key. Only a key's first problem is reported:
+// a value that is missing is not also reported as malformed.
 func (p *parser) add(key, value, expected string) {
+	full := FullKey(key)
+	if p.failed(key) {
+		return
+	}
 	spec, _ := lookupKey(key)
-	if spec.kind == kindSecret && value != "" {
+	if (spec.kind == kindSecret || p.raw.Secret[full]) && value != "" {
 		value = "[secret]"
 	}
-	p.problems = append(p.problems, Problem{Key: FullKey(key), Value: value, Expected: expected})
+	p.problems = append(p.problems, Problem{Key: full, Value: value, Expected: expected})
+}
+
+// failed reports whether a key already has a problem.
+func (p *parser) failed(key string) bool {
+	for _, pr := range p.problems {
+		if pr.Key == FullKey(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // rejectUnknownKeys turns a typo under the project's namespace into an error:
@@ -180,7 +197,7 @@ func (p *parser) rejectUnknownKeys() {
 		} else {
 			expected += "; see the config section of Pulumi.yaml for the keys there are"
 		}
-		p.problems = append(p.problems, Problem{Key: FullKey(key), Expected: expected})
+		p.add(key, p.raw.Values[FullKey(key)], expected)
 	}
 }
 
@@ -198,7 +215,7 @@ func (p *parser) str(name string) string {
 	spec, _ := lookupKey(name)
 	v, set := p.value(spec)
 	if spec.required && (!set || strings.TrimSpace(v) == "") {
-		p.add(name, "", "required; set it in Pulumi.<stack>.yaml")
+		p.add(name, v, "required; set it in Pulumi.<stack>.yaml")
 	}
 	return v
 }
@@ -232,8 +249,7 @@ func (p *parser) secret(name string) Secret {
 	spec, _ := lookupKey(name)
 	v, set := p.value(spec)
 	if set && v != "" && !p.raw.Secret[FullKey(name)] {
-		p.problems = append(p.problems, Problem{Key: FullKey(name),
-			Expected: fmt.Sprintf("must be a secret; set it with `pulumi config set --secret %s <value>`", name)})
+		p.add(name, v, fmt.Sprintf("must be a secret; set it with `pulumi config set --secret %s <value>`", name))
 	}
 	return Secret{value: v}
 }
@@ -264,6 +280,16 @@ func (p *parser) typed() *Config {
 		SlackToken:                      p.secret(KeySlackToken),
 		SlackWebhookURL:                 p.secret(KeySlackWebhookURL),
 	}
+}
+
+// keyOrder places a problem by its key's place in the key table, unknown keys last.
+func keyOrder(full string) int {
+	for i, k := range keys {
+		if FullKey(k.name) == full {
+			return i
+		}
+	}
+	return len(keys)
 }
 
 // suggest returns the known key closest to a misspelt one, if any is close.

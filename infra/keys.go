@@ -119,3 +119,24 @@ func lookupKey(name string) (keySpec, bool) {
 	}
 	return keySpec{}, false
 }
+
+// KeyInfo describes one config key, for tools and for the test that keeps
+// Pulumi.yaml in step with the program.
+type KeyInfo struct {
+	Name     string
+	Type     string // string, integer or boolean, as Pulumi.yaml declares it
+	Default  string
+	Required bool
+	Secret   bool
+	HubOnly  bool
+}
+
+// Keys lists every config key the program reads.
+func Keys() []KeyInfo {
+	out := make([]KeyInfo, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, KeyInfo{Name: k.name, Type: k.kind.String(), Default: k.def, Required: k.required,
+			Secret: k.kind == kindSecret, HubOnly: k.hubOnly})
+	}
+	return out
+}

@@ -27,9 +27,12 @@ var (
 
 // validate checks the typed config; parse problems were recorded already.
 func (p *parser) validate(c *Config) {
+	p.validateNames(c)
+	if p.failed(KeyHub) {
+		return // every other check depends on the stack's role
+	}
 	p.validateRole(c)
 	p.validateCluster(c)
-	p.validateNames(c)
 	if c.Hub {
 		p.validateGitHub(c)
 		p.validateSlack(c)

@@ -33,6 +33,11 @@ type Result struct {
 // Run evaluates the program for one stack as `pulumi preview` of a new stack
 // would (DryRun), with stackOutputs answering its StackReferences.
 func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, error) {
+	return RunProgram(stack, stackOutputs, infra.Run)
+}
+
+// RunProgram is Run for any program: tests use it to run one component.
+func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, program pulumi.RunFunc) (*Result, error) {
 	rec := &Recorder{StackOutputs: stackOutputs}
 	pctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project:          stack.Project,
@@ -61,7 +66,7 @@ func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, er
 		if err := ctx.RegisterStackTransformation(rec.transformation); err != nil {
 			return err
 		}
-		err := infra.Run(ctx)
+		err := program(ctx)
 		exports = ctx.GetCurrentExportMap()
 		return err
 	})

@@ -1,0 +1,258 @@
+package tests
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gitops-platform/gitops-platform/infra"
+	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func key(k string) string { return "gitops-platform:" + k }
+
+// hubRaw and envRaw are minimal valid configs of a hub and a joining stack.
+func hubRaw() map[string]string {
+	return map[string]string{
+		key("environment"): "dev", key("hub"): "true", key("kubeContext"): "dev",
+		key("syncMode"): "auto", key("githubOwner"): "octo-org",
+	}
+}
+
+func envRaw() map[string]string {
+	return map[string]string{
+		key("environment"): "staging", key("hubStack"): "dev", key("kubeContext"): "staging",
+		key("clusterServer"): "https://192.168.49.3:8443", key("syncMode"): "auto", key("replicas"): "2",
+	}
+}
+
+const remove = "\x00remove"
+
+// TestConfigRejectsMalformed checks that each malformed configuration is
+// refused with exactly the keys at fault named, and that the message shows
+// the bad value and what is expected.
+func TestConfigRejectsMalformed(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 64)
+	cases := []struct {
+		name    string
+		base    func() map[string]string
+		set     map[string]string
+		secrets []string
+		want    []string // full keys, in report order
+	}{
+		{"missing environment", hubRaw, map[string]string{key("environment"): remove}, nil, []string{key("environment")}},
+		{"unknown environment", hubRaw, map[string]string{key("environment"): "qa"}, nil, []string{key("environment")}},
+		{"environment in upper case", hubRaw, map[string]string{key("environment"): "Dev"}, nil, []string{key("environment")}},
+		{"hub not a boolean", hubRaw, map[string]string{key("hub"): "yes"}, nil, []string{key("hub")}},
+		{"hub as a number", envRaw, map[string]string{key("hub"): "1"}, nil, []string{key("hub")}},
+		{"non-hub without hubStack", envRaw, map[string]string{key("hubStack"): remove}, nil, []string{key("hubStack")}},
+		{"hub naming a hub", hubRaw, map[string]string{key("hubStack"): "prod"}, nil, []string{key("hubStack")}},
+		{"hubStack with two parts", envRaw, map[string]string{key("hubStack"): "org/dev"}, nil, []string{key("hubStack")}},
+		{"hubStack with a space", envRaw, map[string]string{key("hubStack"): "org/proj/de v"}, nil, []string{key("hubStack")}},
+		{"missing kubeContext", hubRaw, map[string]string{key("kubeContext"): remove}, nil, []string{key("kubeContext")}},
+		{"blank kubeContext", hubRaw, map[string]string{key("kubeContext"): "  "}, nil, []string{key("kubeContext")}},
+		{"kubeContext with a space", hubRaw, map[string]string{key("kubeContext"): "my context"}, nil, []string{key("kubeContext")}},
+		{"non-hub without clusterServer", envRaw, map[string]string{key("clusterServer"): remove}, nil, []string{key("clusterServer")}},
+		{"http instead of https", envRaw, map[string]string{key("clusterServer"): "http://192.168.49.3:8443"}, nil, []string{key("clusterServer")}},
+		{"server without a host", envRaw, map[string]string{key("clusterServer"): "https://:8443"}, nil, []string{key("clusterServer")}},
+		{"server port out of range", envRaw, map[string]string{key("clusterServer"): "https://192.168.49.3:70000"}, nil, []string{key("clusterServer")}},
+		{"server on loopback", envRaw, map[string]string{key("clusterServer"): "https://127.0.0.1:65007"}, nil, []string{key("clusterServer")}},
+		{"server on localhost", envRaw, map[string]string{key("clusterServer"): "https://localhost:8443"}, nil, []string{key("clusterServer")}},
+		{"server with a path", envRaw, map[string]string{key("clusterServer"): "https://192.168.49.3:8443/api"}, nil, []string{key("clusterServer")}},
+		{"server not a URL", envRaw, map[string]string{key("clusterServer"): "192.168.49.3:8443"}, nil, []string{key("clusterServer")}},
+		{"hub with a clusterServer", hubRaw, map[string]string{key("clusterServer"): "https://192.168.49.2:8443"}, nil, []string{key("clusterServer")}},
+		{"zero replicas", hubRaw, map[string]string{key("replicas"): "0"}, nil, []string{key("replicas")}},
+		{"too many replicas", hubRaw, map[string]string{key("replicas"): "51"}, nil, []string{key("replicas")}},
+		{"replicas in words", hubRaw, map[string]string{key("replicas"): "three"}, nil, []string{key("replicas")}},
+		{"fractional replicas", hubRaw, map[string]string{key("replicas"): "2.5"}, nil, []string{key("replicas")}},
+		{"missing syncMode", hubRaw, map[string]string{key("syncMode"): remove}, nil, []string{key("syncMode")}},
+		{"unknown syncMode", hubRaw, map[string]string{key("syncMode"): "automatic"}, nil, []string{key("syncMode")}},
+		{"region as a city", hubRaw, map[string]string{key("awsRegion"): "seoul"}, nil, []string{key("awsRegion")}},
+		{"region in upper case", hubRaw, map[string]string{key("awsRegion"): "AP-NORTHEAST-2"}, nil, []string{key("awsRegion")}},
+		{"chart version range", hubRaw, map[string]string{key("argocdChartVersion"): "^9.4.16"}, nil, []string{key("argocdChartVersion")}},
+		{"chart version latest", hubRaw, map[string]string{key("argocdChartVersion"): "latest"}, nil, []string{key("argocdChartVersion")}},
+		{"partial chart version", hubRaw, map[string]string{key("argocdChartVersion"): "9.4"}, nil, []string{key("argocdChartVersion")}},
+		{"chart version with v", hubRaw, map[string]string{key("argocdChartVersion"): "v9.4.16"}, nil, []string{key("argocdChartVersion")}},
+		{"chart version tilde", hubRaw, map[string]string{key("argocdChartVersion"): "~9.4.16"}, nil, []string{key("argocdChartVersion")}},
+		{"monitoring chart range", envRaw, map[string]string{key("kubePrometheusStackChartVersion"): ">=77"}, nil, []string{key("kubePrometheusStackChartVersion")}},
+		{"uppercase namespace", hubRaw, map[string]string{key("appNamespace"): "GitOps-Monitor"}, nil, []string{key("appNamespace")}},
+		{"namespace with underscore", hubRaw, map[string]string{key("argocdNamespace"): "argo_cd"}, nil, []string{key("argocdNamespace")}},
+		{"namespace too long", hubRaw, map[string]string{key("monitoringNamespace"): long}, nil, []string{key("monitoringNamespace")}},
+		{"app name starting with -", hubRaw, map[string]string{key("appName"): "-app"}, nil, []string{key("appName")}},
+		{"hub without githubOwner", hubRaw, map[string]string{key("githubOwner"): remove}, nil, []string{key("githubOwner")}},
+		{"owner with bad characters", hubRaw, map[string]string{key("githubOwner"): "bad_owner!"}, nil, []string{key("githubOwner")}},
+		{"owner starting with -", hubRaw, map[string]string{key("githubOwner"): "-lead"}, nil, []string{key("githubOwner")}},
+		{"owner with double hyphen", hubRaw, map[string]string{key("githubOwner"): "a--b"}, nil, []string{key("githubOwner")}},
+		{"owner too long", hubRaw, map[string]string{key("githubOwner"): strings.Repeat("o", 40)}, nil, []string{key("githubOwner")}},
+		{"repo name with a space", hubRaw, map[string]string{key("sourceRepo"): "my repo"}, nil, []string{key("sourceRepo")}},
+		{"repo named ..", hubRaw, map[string]string{key("gitopsRepo"): ".."}, nil, []string{key("gitopsRepo")}},
+		{"repo name ending .git", hubRaw, map[string]string{key("gitopsRepo"): "deploy.git"}, nil, []string{key("gitopsRepo")}},
+		{"one repo for both", hubRaw, map[string]string{key("gitopsRepo"): "tech-seminar-source"}, nil, []string{key("gitopsRepo")}},
+		{"typo in a key", hubRaw, map[string]string{key("replica"): "2"}, nil, []string{key("replica")}},
+		{"unknown key", hubRaw, map[string]string{key("colour"): "blue"}, nil, []string{key("colour")}},
+		{"slack channel with spaces", hubRaw, map[string]string{key("slackChannel"): "Deploy Alerts"}, nil, []string{key("slackChannel")}},
+		{"unknown slack method", hubRaw, map[string]string{key("slackMethod"): "email"}, nil, []string{key("slackMethod")}},
+		{"slack token in clear text", hubRaw, map[string]string{key("slackToken"): "xoxb-123"}, nil, []string{key("slackToken")}},
+		{"webhook set for bot method", hubRaw, map[string]string{key("slackWebhookUrl"): "https://hooks.slack.com/x"}, []string{key("slackWebhookUrl")}, []string{key("slackWebhookUrl")}},
+		{"token set for webhook method", hubRaw, map[string]string{key("slackMethod"): "webhook", key("slackToken"): "xoxb-1"}, []string{key("slackToken")}, []string{key("slackToken")}},
+		{"hub-only key on another stack", envRaw, map[string]string{key("githubOwner"): "octo-org"}, nil, []string{key("githubOwner")}},
+		{"cluster token in clear text", envRaw, map[string]string{key("clusterBearerToken"): "eyJhbGci"}, nil, []string{key("clusterBearerToken")}},
+		{"several problems at once", envRaw, map[string]string{key("replicas"): "0", key("syncMode"): "sometimes", key("awsRegion"): "mars-1"},
+			nil, []string{key("replicas"), key("syncMode"), key("awsRegion")}},
+	}
+	require.GreaterOrEqual(t, len(cases), 30)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := infra.Raw{Values: tc.base(), Secret: map[string]bool{}}
+			for k, v := range tc.set {
+				if v == remove {
+					delete(raw.Values, k)
+				} else {
+					raw.Values[k] = v
+				}
+			}
+			for _, k := range tc.secrets {
+				raw.Secret[k] = true
+			}
+			cfg, err := infra.Parse(raw)
+			require.Error(t, err)
+			require.Nil(t, cfg)
+			var verr *infra.ValidationError
+			require.True(t, errors.As(err, &verr), "error %T is not a *ValidationError", err)
+			assert.Equal(t, tc.want, verr.Keys())
+			msg := err.Error()
+			for _, k := range tc.want {
+				assert.Contains(t, msg, k)
+				v, ok := tc.set[k]
+				switch {
+				case !ok || v == remove:
+				case raw.Secret[k] || strings.Contains(k, "Token"):
+					assert.NotContains(t, msg, v, "a secret's value must not be printed")
+				default:
+					assert.Contains(t, msg, fmt.Sprintf("%q", v))
+				}
+			}
+		})
+	}
+}
+
+// TestConfigSuggestsKnownKey checks that a misspelt key names the key meant.
+func TestConfigSuggestsKnownKey(t *testing.T) {
+	t.Parallel()
+	raw := infra.Raw{Values: hubRaw(), Secret: map[string]bool{}}
+	raw.Values[key("syncmode")] = "auto"
+	_, err := infra.Parse(raw)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `did you mean "syncMode"?`)
+}
+
+// TestConfigDefaults checks that a minimal hub config takes the seminar's defaults.
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := infra.Parse(infra.Raw{Values: hubRaw()})
+	require.NoError(t, err)
+	assert.Equal(t, 1, cfg.Replicas)
+	assert.Equal(t, "https://kubernetes.default.svc", cfg.ClusterServer)
+	assert.Equal(t, "gitops-monitor", cfg.AppNamespace)
+	assert.Equal(t, "argocd", cfg.ArgoCDNamespace)
+	assert.Equal(t, "9.4.16", cfg.ArgoCDChartVersion)
+	assert.Equal(t, "ap-northeast-2", cfg.AWSRegion)
+	assert.Equal(t, "#배포-알림", cfg.SlackChannel)
+	assert.Equal(t, infra.SlackBot, cfg.SlackMethod)
+	assert.False(t, cfg.SlackConfigured())
+}
+
+// TestConfigSecrets checks that secret keys are read when secret and never
+// printed by the typed config.
+func TestConfigSecrets(t *testing.T) {
+	t.Parallel()
+	raw := infra.Raw{Values: hubRaw(), Secret: map[string]bool{key("slackToken"): true}}
+	raw.Values[key("slackToken")] = "xoxb-very-secret"
+	cfg, err := infra.Parse(raw)
+	require.NoError(t, err)
+	assert.True(t, cfg.SlackConfigured())
+	assert.Equal(t, "xoxb-very-secret", cfg.SlackToken.Reveal())
+	assert.NotContains(t, fmt.Sprintf("%v %+v %s", cfg.SlackToken, *cfg, cfg.SlackToken), "xoxb-very-secret")
+}
+
+// TestConfigAcceptsSlackChannels checks the channel forms Slack allows,
+// the seminar's Korean channel among them.
+func TestConfigAcceptsSlackChannels(t *testing.T) {
+	t.Parallel()
+	for _, ch := range []string{"#배포-알림", "deploy-alerts", "#team_ops", "C0123ABCD9"} {
+		raw := infra.Raw{Values: hubRaw()}
+		raw.Values[key("slackChannel")] = ch
+		_, err := infra.Parse(raw)
+		assert.NoError(t, err, ch)
+	}
+}
+
+// TestStackFilesParse checks the three stack files against the seminar's topology.
+func TestStackFilesParse(t *testing.T) {
+	t.Parallel()
+	want := map[string]struct {
+		hub      bool
+		context  string
+		server   string
+		replicas int
+		sync     infra.SyncMode
+	}{
+		"dev":     {true, "dev", "https://kubernetes.default.svc", 1, infra.SyncAuto},
+		"staging": {false, "staging", "https://192.168.49.3:8443", 2, infra.SyncAuto},
+		"prod":    {false, "prod", "https://192.168.49.4:8443", 3, infra.SyncManual},
+	}
+	for _, name := range stacks {
+		st, err := offline.LoadStack(projectDir, name)
+		require.NoError(t, err)
+		cfg, err := infra.Parse(st.Raw())
+		require.NoError(t, err, name)
+		w := want[name]
+		assert.Equal(t, name, cfg.Environment)
+		assert.Equal(t, w.hub, cfg.Hub, name)
+		assert.Equal(t, w.context, cfg.KubeContext, name)
+		assert.Equal(t, w.server, cfg.ClusterServer, name)
+		assert.Equal(t, w.replicas, cfg.Replicas, name)
+		assert.Equal(t, w.sync, cfg.SyncMode, name)
+		if !cfg.Hub {
+			assert.Equal(t, "dev", cfg.HubStack, name)
+		}
+	}
+}
+
+// TestPulumiYAMLDeclaresEveryKey keeps Pulumi.yaml's config section and the
+// program's key table in step: same keys, types and defaults.
+func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	t.Parallel()
+	proj, err := offline.LoadProject(projectDir)
+	require.NoError(t, err)
+	assert.Equal(t, infra.Namespace, proj.Name)
+	var declared, known []string
+	for k := range proj.Config {
+		declared = append(declared, k)
+	}
+	for _, k := range infra.Keys() {
+		known = append(known, k.Name)
+		decl, ok := proj.Config[k.Name]
+		if !assert.True(t, ok, "Pulumi.yaml does not declare %s", k.Name) {
+			continue
+		}
+		assert.Equal(t, k.Type, decl.Type, k.Name)
+		assert.NotEmpty(t, decl.Description, k.Name)
+		if k.Required {
+			assert.Nil(t, decl.Default, "%s is required: Pulumi.yaml must not give it a default", k.Name)
+			assert.Contains(t, decl.Description, "Required", k.Name)
+			continue
+		}
+		require.NotNil(t, decl.Default, "%s needs a default in Pulumi.yaml", k.Name)
+		assert.Equal(t, k.Default, fmt.Sprint(decl.Default), k.Name)
+	}
+	sort.Strings(declared)
+	sort.Strings(known)
+	assert.Equal(t, known, declared)
+}
