@@ -25,7 +25,11 @@ type Resource struct {
 	Provider     string
 	Dependencies []string // URNs
 	Protect      bool
-	Inputs       resource.PropertyMap
+	// IgnoreChanges lists the properties Pulumi leaves to their owner after create.
+	IgnoreChanges []string
+	// Version is the provider plugin version the resource asks for.
+	Version string
+	Inputs  resource.PropertyMap
 
 	seq int
 }
@@ -81,6 +85,8 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		res.Parent = rpc.GetParent()
 		res.Dependencies = rpc.GetDependencies()
 		res.Protect = rpc.GetProtect()
+		res.IgnoreChanges = rpc.GetIgnoreChanges()
+		res.Version = rpc.GetVersion()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
 		res.Read = true

@@ -35,7 +35,9 @@ type Rendered struct {
 	DependsOn []Ref          `json:"dependsOn"`
 	Protect   bool           `json:"protect"`
 	Provider  *Ref           `json:"provider"`
-	Read      bool           `json:"read,omitempty"`
+	// IgnoreChanges marks what Git, not Pulumi, owns after the first commit.
+	IgnoreChanges []string `json:"ignoreChanges,omitempty"`
+	Read          bool     `json:"read,omitempty"`
 }
 
 func refOf(u string) *Ref {
@@ -67,14 +69,15 @@ func (r *Result) Render() []Rendered {
 			}
 		}
 		out = append(out, Rendered{
-			Type:      res.Type,
-			Name:      res.Name,
-			Parent:    refOf(res.Parent),
-			Inputs:    Plain(res.Inputs),
-			DependsOn: deps,
-			Protect:   res.Protect,
-			Provider:  refOf(res.Provider),
-			Read:      res.Read,
+			Type:          res.Type,
+			Name:          res.Name,
+			Parent:        refOf(res.Parent),
+			Inputs:        Plain(res.Inputs),
+			DependsOn:     deps,
+			Protect:       res.Protect,
+			Provider:      refOf(res.Provider),
+			IgnoreChanges: res.IgnoreChanges,
+			Read:          res.Read,
 		})
 	}
 	return out
