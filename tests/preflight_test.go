@@ -1,0 +1,60 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeTools puts stand-ins for pulumi, go and kubectl on a PATH of their
+// own; kubectl lists the given contexts.
+func fakeTools(t *testing.T, contexts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, tool := range []string{"pulumi", "go"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/sh\nexit 0\n"), 0o755))
+	}
+	kubectl := "#!/bin/sh\nprintf '" + contexts + "'\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubectl"), []byte(kubectl), 0o755))
+	return dir
+}
+
+func runPreflight(t *testing.T, env []string, stacks ...string) (string, error) {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	require.NoError(t, err)
+	cmd := exec.Command(bash, append([]string{filepath.Join(projectDir, "scripts", "preflight")}, stacks...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestPreflightNamesWhatIsMissing checks that the check before `make up`
+// lists every missing tool, credential and kube context.
+func TestPreflightNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	out, err := runPreflight(t, []string{"PATH=" + fakeTools(t, "dev\\n") + ":/usr/bin:/bin", "HOME=" + home}, "dev", "staging")
+	require.Error(t, err)
+	assert.Contains(t, out, "GITHUB_TOKEN is not set")
+	assert.Contains(t, out, "no AWS credentials")
+	assert.Contains(t, out, "PULUMI_CONFIG_PASSPHRASE")
+	assert.Contains(t, out, "kube context 'staging' is not in your kubeconfig")
+	assert.NotContains(t, out, "kube context 'dev'", "dev's context exists")
+	assert.NotContains(t, out, "is not on PATH")
+}
+
+// TestPreflightReady checks that preflight passes when everything is there.
+func TestPreflightReady(t *testing.T) {
+	t.Parallel()
+	out, err := runPreflight(t, []string{
+		"PATH=" + fakeTools(t, "dev\\nstaging\\nprod\\n") + ":/usr/bin:/bin", "HOME=" + t.TempDir(),
+		"GITHUB_TOKEN=x", "AWS_PROFILE=lab", "PULUMI_CONFIG_PASSPHRASE=x",
+	})
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "preflight: ready for dev staging prod")
+}
