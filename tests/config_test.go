@@ -3,6 +3,7 @@ package tests
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -255,4 +256,23 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 	sort.Strings(declared)
 	sort.Strings(known)
 	assert.Equal(t, known, declared)
+}
+
+// TestREADMEListsEveryKey keeps the README's configuration table true: every
+// key the program reads is there with its default.
+func TestREADMEListsEveryKey(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(projectDir + "/README.md")
+	require.NoError(t, err)
+	readme := string(b)
+	for _, k := range infra.Keys() {
+		def := "required"
+		if !k.Required {
+			def = "`" + k.Default + "`"
+			if k.Default == "" {
+				def = "`\"\"`"
+			}
+		}
+		assert.Contains(t, readme, fmt.Sprintf("| `%s` | %s |", k.Name, def), "README's config table lacks %s", k.Name)
+	}
 }
