@@ -50,7 +50,7 @@ func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pul
 		return RenderOverlay(d)
 	}).(pulumi.StringOutput)
 	path := OverlayPath(args.Environment)
-	if _, err := SeedFile(ctx, name+"-kustomization", args.GitopsRepo, path, content, pulumi.Parent(o)); err != nil {
+	if _, err := seedFile(ctx, name+"-kustomization", args.GitopsRepo, path, content, pulumi.Parent(o)); err != nil {
 		return nil, fmt.Errorf("overlay %s: %w", args.Environment, err)
 	}
 	o.Path = pulumi.String(path).ToStringOutput()

@@ -65,7 +65,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		repo *github.Repository
 	}{{"source", source}, {"gitops", gitops}} {
 		for _, f := range seeds[seed.kind] {
-			if _, err := SeedFile(ctx, fmt.Sprintf("%s-%s-%s", name, seed.kind, fileSlug(f.Path)), seed.repo.Name, f.Path,
+			if _, err := seedFile(ctx, fmt.Sprintf("%s-%s-%s", name, seed.kind, fileSlug(f.Path)), seed.repo.Name, f.Path,
 				pulumi.String(f.Content), pulumi.Parent(r)); err != nil {
 				return nil, err
 			}
@@ -92,7 +92,7 @@ func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, 
 		Name:                pulumi.String(repoName),
 		Description:         pulumi.String(description),
 		Visibility:          pulumi.String("private"),
-		AutoInit:            pulumi.Bool(true), // SeedFile commits need a main branch to commit to
+		AutoInit:            pulumi.Bool(true), // seedFile commits need a main branch to commit to
 		DeleteBranchOnMerge: pulumi.Bool(true),
 		VulnerabilityAlerts: pulumi.Bool(true),
 		HasIssues:           pulumi.Bool(true),
@@ -108,10 +108,10 @@ func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, 
 	return repo, nil
 }
 
-// SeedFile commits a file once. Later changes to it belong to Git (people and
+// seedFile commits a file once. Later changes to it belong to Git (people and
 // the CI), so Pulumi ignores drift in its content: a second `pulumi up` after
 // the CI bumped a tag shows no change.
-func SeedFile(ctx *pulumi.Context, name string, repo pulumi.StringInput, filePath string, content pulumi.StringInput,
+func seedFile(ctx *pulumi.Context, name string, repo pulumi.StringInput, filePath string, content pulumi.StringInput,
 	opts ...pulumi.ResourceOption,
 ) (*github.RepositoryFile, error) {
 	opts = append(opts, pulumi.IgnoreChanges([]string{"content"}))

@@ -156,7 +156,7 @@ func (r *Recorder) Resources() []*Resource {
 	for i, res := range r.resources {
 		key := res.Type + "::" + res.Name
 		seqs := r.order[key]
-		res.seq = len(r.order) + i // not seen by the transformation: after the rest, in arrival order
+		res.seq = r.nextSeq + i // not seen by the transformation: after the rest, in arrival order
 		if n := taken[key]; n < len(seqs) {
 			res.seq = seqs[n]
 			taken[key] = n + 1

@@ -37,6 +37,7 @@ func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, er
 }
 
 // RunProgram is Run for any program: tests use it to run one component.
+// When the program fails, the result still holds what it registered.
 func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, program pulumi.RunFunc) (*Result, error) {
 	rec := &Recorder{StackOutputs: stackOutputs}
 	pctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
@@ -71,7 +72,7 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return &Result{Stack: stack, Resources: rec.Resources(), Warnings: logs.warnings()}, err
 	}
 	outputs, err := awaitExports(pctx.Context(), exports)
 	if err != nil {
