@@ -20,7 +20,7 @@ var stacks = []string{"dev", "staging", "prod"}
 func TestMain(m *testing.M) {
 	// Provider SDKs read these from the machine; the program's behaviour
 	// under test must not depend on who runs the tests.
-	for _, v := range []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"} {
+	for _, v := range offline.AmbientEnv {
 		os.Unsetenv(v)
 	}
 	os.Exit(m.Run())

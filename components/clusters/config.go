@@ -16,7 +16,6 @@ const (
 	secretTypeCluster    = "cluster"
 	labelManagedBy       = "app.kubernetes.io/managed-by"
 	managedByPulumi      = "pulumi"
-	InClusterServer      = "https://kubernetes.default.svc"
 	clusterSecretPrefix  = "cluster-"
 	clusterSecretDataKey = "config"
 )
@@ -32,8 +31,7 @@ type ClusterConfig struct {
 type TLSClientConfig struct {
 	// Insecure turns off certificate checks; the seminar needed it, this
 	// platform does not unless config asks.
-	Insecure bool   `json:"insecure"`
-	CAData   string `json:"caData,omitempty"`
+	Insecure bool `json:"insecure"`
 }
 
 // ConfigJSON renders the cluster Secret's config.

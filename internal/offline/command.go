@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// ambient lists the variables through which provider SDKs read the machine
-// (a kubeconfig path, a token). The render must not depend on them.
-var ambient = []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"}
+// AmbientEnv lists the variables through which provider SDKs read the
+// machine (a kubeconfig path, a token). The render must not depend on them.
+var AmbientEnv = []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"}
 
 // Command is `render -stack <name> -out <dir> [-project <dir>]`.
 func Command(args []string, stdout io.Writer) error {
@@ -25,7 +25,7 @@ func Command(args []string, stdout io.Writer) error {
 	if *stack == "" || *out == "" || fs.NArg() > 0 {
 		return usage
 	}
-	for _, v := range ambient {
+	for _, v := range AmbientEnv {
 		os.Unsetenv(v)
 	}
 	res, err := Evaluate(*dir, *stack)
