@@ -57,8 +57,15 @@ type Config struct {
 	// Kubeconfig is a path; empty means the provider's default ($KUBECONFIG or ~/.kube/config).
 	Kubeconfig string
 	// ClusterServer is this cluster's API server as the hub reaches it.
-	ClusterServer      string
-	ClusterBearerToken Secret
+	ClusterServer string
+	// ClusterInsecure turns off TLS checks of the API server (warned about).
+	ClusterInsecure bool
+	// EKSClusterName, when set, makes Argo CD authenticate with AWS IAM
+	// (awsAuthConfig) instead of a ServiceAccount token.
+	EKSClusterName string
+	EKSRoleARN     string
+	// LocalLab marks a lab (minikube): Argo CD's server serves plain HTTP.
+	LocalLab bool
 
 	Replicas int
 	SyncMode SyncMode
@@ -72,6 +79,10 @@ type Config struct {
 
 	ArgoCDChartVersion              string
 	KubePrometheusStackChartVersion string
+	ArgoCDAdminEnabled              bool
+	ArgoCDHA                        bool
+	// ArgoCDURL is Argo CD's URL for people, used in notification links.
+	ArgoCDURL string
 
 	GitHubOwner string
 	SourceRepo  string
@@ -262,7 +273,13 @@ func (p *parser) typed() *Config {
 		KubeContext:                     p.str(KeyKubeContext),
 		Kubeconfig:                      p.str(KeyKubeconfig),
 		ClusterServer:                   p.str(KeyClusterServer),
-		ClusterBearerToken:              p.secret(KeyClusterToken),
+		ClusterInsecure:                 p.boolean(KeyClusterInsecure),
+		EKSClusterName:                  p.str(KeyEKSClusterName),
+		EKSRoleARN:                      p.str(KeyEKSRoleARN),
+		LocalLab:                        p.boolean(KeyLocalLab),
+		ArgoCDAdminEnabled:              p.boolean(KeyArgoCDAdmin),
+		ArgoCDHA:                        p.boolean(KeyArgoCDHA),
+		ArgoCDURL:                       p.str(KeyArgoCDURL),
 		Replicas:                        p.integer(KeyReplicas, 1, 50),
 		SyncMode:                        SyncMode(p.str(KeySyncMode)),
 		AWSRegion:                       p.str(KeyAWSRegion),

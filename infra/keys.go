@@ -46,7 +46,13 @@ const (
 	KeyKubeContext      = "kubeContext"
 	KeyKubeconfig       = "kubeconfig"
 	KeyClusterServer    = "clusterServer"
-	KeyClusterToken     = "clusterBearerToken"
+	KeyClusterInsecure  = "clusterInsecure"
+	KeyEKSClusterName   = "eksClusterName"
+	KeyEKSRoleARN       = "eksRoleArn"
+	KeyLocalLab         = "localLab"
+	KeyArgoCDAdmin      = "argocdAdminEnabled"
+	KeyArgoCDHA         = "argocdHA"
+	KeyArgoCDURL        = "argocdUrl"
 	KeyReplicas         = "replicas"
 	KeySyncMode         = "syncMode"
 	KeyAWSRegion        = "awsRegion"
@@ -90,7 +96,15 @@ var keys = []keySpec{
 	// The hub registers its own cluster through the in-cluster address; every
 	// other stack must say how the hub reaches it.
 	{name: KeyClusterServer, def: inClusterServer},
-	{name: KeyClusterToken, kind: kindSecret},
+	// TLS checks on the cluster's API server stay on unless a stack asks.
+	{name: KeyClusterInsecure, kind: kindBool, def: "false"},
+	{name: KeyEKSClusterName},
+	{name: KeyEKSRoleARN},
+	// A lab trades TLS on Argo CD's own server for an easy port-forward.
+	{name: KeyLocalLab, kind: kindBool, def: "false"},
+	{name: KeyArgoCDAdmin, kind: kindBool, def: "false", hubOnly: true},
+	{name: KeyArgoCDHA, kind: kindBool, def: "false", hubOnly: true},
+	{name: KeyArgoCDURL, hubOnly: true},
 	{name: KeyReplicas, kind: kindInt, def: defaultReplicas},
 	// No default: whether an environment deploys without a person is a
 	// decision each stack file states, so prod can never inherit "auto".

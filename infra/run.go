@@ -4,10 +4,12 @@ package infra
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 
+	"github.com/gitops-platform/gitops-platform/components/appsets"
 	"github.com/gitops-platform/gitops-platform/components/argocd"
 	"github.com/gitops-platform/gitops-platform/components/clusters"
 	"github.com/gitops-platform/gitops-platform/components/registry"
@@ -44,7 +46,27 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	return deploy(ctx, cfg)
+	access, err := readClusterAccess(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return deploy(ctx, cfg, access)
+}
+
+// readClusterAccess reads this environment's cluster from the kubeconfig,
+// before any resource is registered, so a wrong context or a missing CA file
+// stops the program with the key to fix.
+func readClusterAccess(ctx *pulumi.Context, cfg *Config) (*ClusterAccess, error) {
+	access, err := kubeconfigReader(ctx)(cfg.Kubeconfig, cfg.KubeContext)
+	if err == nil {
+		return access, nil
+	}
+	var notFound *ContextNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, &ValidationError{Problems: []Problem{{Key: FullKey(KeyKubeContext), Value: cfg.KubeContext,
+			Expected: err.Error() + "; see `kubectl config get-contexts`"}}}
+	}
+	return nil, &ValidationError{Problems: []Problem{{Key: FullKey(KeyKubeconfig), Value: cfg.Kubeconfig, Expected: err.Error()}}}
 }
 
 type configKeysKey struct{}
@@ -89,7 +111,7 @@ type hubRefs struct {
 	imageRepository pulumi.StringOutput
 }
 
-func deploy(ctx *pulumi.Context, cfg *Config) error {
+func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	envProvider, err := newKubeProvider(ctx, cfg.Environment, pulumi.String(cfg.KubeContext), cfg.Kubeconfig)
 	if err != nil {
 		return err
@@ -104,9 +126,13 @@ func deploy(ctx *pulumi.Context, cfg *Config) error {
 		return err
 	}
 
-	var token pulumi.StringInput
-	if cfg.ClusterBearerToken.IsSet() {
-		token = pulumi.ToSecret(pulumi.String(cfg.ClusterBearerToken.Reveal())).(pulumi.StringOutput)
+	var eks *clusters.AWSAuthConfig
+	if cfg.EKSClusterName != "" {
+		eks = &clusters.AWSAuthConfig{ClusterName: cfg.EKSClusterName, RoleARN: cfg.EKSRoleARN}
+	}
+	if cfg.ClusterInsecure {
+		ctx.Log.Warn(fmt.Sprintf("clusterInsecure: Argo CD will not verify the certificate of %s's API server %s; "+
+			"anyone on the path can impersonate it", cfg.Environment, cfg.ClusterServer), nil)
 	}
 	cluster, err := clusters.New(ctx, cfg.Environment, &clusters.Args{
 		Environment:     cfg.Environment,
@@ -114,7 +140,9 @@ func deploy(ctx *pulumi.Context, cfg *Config) error {
 		Replicas:        cfg.Replicas,
 		AppNamespace:    cfg.AppNamespace,
 		Server:          cfg.ClusterServer,
-		BearerToken:     token,
+		CAData:          access.CAData,
+		Insecure:        cfg.ClusterInsecure,
+		EKS:             eks,
 		ArgoCDNamespace: hub.argocdNamespace,
 		EnvProvider:     envProvider,
 		HubProvider:     hub.provider,
@@ -173,13 +201,67 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		return nil, fmt.Errorf("repos: %w", err)
 	}
 
-	argo, err := argocd.New(ctx, "argocd", &argocd.Args{Namespace: cfg.ArgoCDNamespace}, pulumi.Providers(hubProvider))
+	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL}
+	var slackKey string
+	var slackCredential pulumi.StringInput
+	if cfg.SlackConfigured() {
+		notify.Method = string(cfg.SlackMethod)
+		slackKey, slackCredential = argocd.SecretKeySlackToken, secretInput(cfg.SlackToken)
+		if cfg.SlackMethod == SlackWebhook {
+			slackKey, slackCredential = argocd.SecretKeySlackWebhook, secretInput(cfg.SlackWebhookURL)
+		}
+	} else {
+		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
+			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
+	}
+	notifications, err := argocd.NotificationsConfig(notify)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LocalLab {
+		ctx.Log.Info("localLab: Argo CD's server speaks plain HTTP; reach it with kubectl port-forward only", nil)
+	}
+	argo, err := argocd.New(ctx, "argocd", &argocd.Args{
+		Namespace:    cfg.ArgoCDNamespace,
+		ChartVersion: cfg.ArgoCDChartVersion,
+		Values: argocd.ValuesOptions{
+			Insecure:      cfg.LocalLab,
+			AdminEnabled:  cfg.ArgoCDAdminEnabled,
+			HA:            cfg.ArgoCDHA,
+			Metrics:       false, // until the monitoring stack's ServiceMonitor CRD is on the hub
+			ArgoCDURL:     cfg.ArgoCDURL,
+			Notifications: notifications,
+		},
+		Project:         cfg.AppName,
+		AppNamespace:    cfg.AppNamespace,
+		GitopsRepoURL:   rp.GitopsSSHURL,
+		DeployKey:       rp.ArgoCDDeployKey,
+		SlackSecretKey:  slackKey,
+		SlackCredential: slackCredential,
+	}, pulumi.Providers(hubProvider))
 	if err != nil {
 		return nil, fmt.Errorf("argocd: %w", err)
 	}
-	if !cfg.SlackConfigured() {
-		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
-			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
+
+	autoSubs, err := argocd.Subscriptions(notify, false)
+	if err != nil {
+		return nil, err
+	}
+	manualSubs, err := argocd.Subscriptions(notify, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := appsets.New(ctx, "appsets", &appsets.Args{
+		Namespace:         cfg.ArgoCDNamespace,
+		Project:           cfg.AppName,
+		AppName:           cfg.AppName,
+		AppNamespace:      cfg.AppNamespace,
+		RepoURL:           rp.GitopsSSHURL,
+		AutoAnnotations:   autoSubs,
+		ManualAnnotations: manualSubs,
+		ArgoCD:            argo,
+	}, pulumi.Providers(hubProvider)); err != nil {
+		return nil, fmt.Errorf("applicationsets: %w", err)
 	}
 
 	owner := pulumi.String(cfg.GitHubOwner).ToStringOutput()
@@ -196,6 +278,11 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		gitopsRepo:      rp.GitopsRepo,
 		imageRepository: reg.RepositoryURL,
 	}, nil
+}
+
+// secretInput hands a secret config value to a resource, as a Pulumi secret.
+func secretInput(s Secret) pulumi.StringInput {
+	return pulumi.ToSecret(pulumi.String(s.Reveal())).(pulumi.StringOutput)
 }
 
 func slackCredentialKey(cfg *Config) string {

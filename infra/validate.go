@@ -23,6 +23,9 @@ var (
 	// channel IDs (C0123456789) are accepted too.
 	slackChannelName = regexp.MustCompile(`^#?[\p{Ll}\p{Lo}\p{Nd}_-]{1,80}$`)
 	slackChannelID   = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
+	// EKS cluster names: letters, digits, - and _, starting with a letter or digit.
+	eksClusterName = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+	iamRoleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
 // validate checks the typed config; parse problems were recorded already.
@@ -33,6 +36,7 @@ func (p *parser) validate(c *Config) {
 	}
 	p.validateRole(c)
 	p.validateCluster(c)
+	p.validateAccess(c)
 	if c.Hub {
 		p.validateGitHub(c)
 		p.validateSlack(c)
@@ -102,6 +106,28 @@ func (p *parser) validateCluster(c *Config) {
 	}
 	if msg := checkServerURL(c.ClusterServer); msg != "" {
 		p.add(KeyClusterServer, c.ClusterServer, msg)
+	}
+}
+
+func (p *parser) validateAccess(c *Config) {
+	if c.EKSClusterName != "" && !eksClusterName.MatchString(c.EKSClusterName) {
+		p.add(KeyEKSClusterName, c.EKSClusterName, "expected an EKS cluster name: letters, digits, - and _, at most 100 characters")
+	}
+	if c.EKSRoleARN != "" {
+		if c.EKSClusterName == "" {
+			p.add(KeyEKSRoleARN, c.EKSRoleARN, "only used with eksClusterName; set both or neither")
+		} else if !iamRoleARN.MatchString(c.EKSRoleARN) {
+			p.add(KeyEKSRoleARN, c.EKSRoleARN, "expected an IAM role ARN such as arn:aws:iam::123456789012:role/argocd")
+		}
+	}
+	if c.Hub && c.ArgoCDURL != "" {
+		u, err := url.Parse(c.ArgoCDURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			p.add(KeyArgoCDURL, c.ArgoCDURL, "expected Argo CD's URL, e.g. https://argocd.example.com")
+		case u.Scheme == "http" && !c.LocalLab:
+			p.add(KeyArgoCDURL, c.ArgoCDURL, "expected https; plain http only with localLab: true")
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // evaluate runs the whole program for one of the project's stacks.
 func evaluate(t testing.TB, stack string) *offline.Result {
 	t.Helper()
-	res, err := offline.Evaluate(projectDir, stack)
+	res, err := offline.Evaluate(projectDir, stack, "")
 	require.NoError(t, err, "stack %s", stack)
 	return res
 }

@@ -1,10 +1,15 @@
-// Package argocd installs Argo CD on the hub cluster.
+// Package argocd installs Argo CD on the hub cluster: the Helm release, the
+// notifications Secret, the gitops repo's credential and the AppProject the
+// ApplicationSets deploy through.
 package argocd
 
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -12,39 +17,130 @@ import (
 // TypeToken is the component's type; renaming it needs pulumi.Aliases.
 const TypeToken = "gitops-platform:argocd:ArgoCD"
 
+// Chart coordinates. The version comes from config and must be exact.
+const (
+	ChartName = "argo-cd"
+	ChartRepo = "https://argoproj.github.io/argo-helm"
+	// ReleaseName is the Helm release; the chart prefixes its objects with it.
+	ReleaseName = "argocd"
+)
+
 // Args configure Argo CD on the hub.
 type Args struct {
-	Namespace string
+	Namespace    string
+	ChartVersion string
+	Values       ValuesOptions
+	// Project is the AppProject the ApplicationSets use.
+	Project string
+	// AppNamespace is the one namespace the project may deploy to.
+	AppNamespace string
+	// GitopsRepoURL is the gitops repo's SSH URL, the project's only source.
+	GitopsRepoURL pulumi.StringInput
+	// DeployKey is the read-only deploy key's private half (secret).
+	DeployKey pulumi.StringInput
+	// SlackSecretKey and SlackCredential fill argocd-notifications-secret;
+	// an empty key leaves the Secret empty (notifications off).
+	SlackSecretKey  string
+	SlackCredential pulumi.StringInput
 }
 
-// ArgoCD is Argo CD on the hub: for now its namespace, where every
-// environment's cluster Secret is written.
+// ArgoCD is Argo CD on the hub.
 type ArgoCD struct {
 	pulumi.ResourceState
 
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// Release is the Helm release: objects that need Argo CD's CRDs, or that
+	// must go while Argo CD still runs, depend on it.
+	Release *helmv3.Release
+	Project pulumi.StringOutput `pulumi:"project"`
 }
 
-// New creates Argo CD's namespace.
+// New installs Argo CD.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ArgoCD, error) {
+	vals, err := Values(args.Values)
+	if err != nil {
+		return nil, err
+	}
 	a := &ArgoCD{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, a, opts...); err != nil {
 		return nil, err
 	}
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi"), "app.kubernetes.io/part-of": pulumi.String("argocd")}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(args.Namespace),
-			Labels: pulumi.StringMap{
-				"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
-				"app.kubernetes.io/part-of":    pulumi.String("argocd"),
-			},
-		},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: labels},
 	}, pulumi.Parent(a))
 	if err != nil {
 		return nil, fmt.Errorf("argocd namespace: %w", err)
 	}
-	a.Namespace = ns.Metadata.Name().Elem()
-	if err := ctx.RegisterResourceOutputs(a, pulumi.Map{"namespace": a.Namespace}); err != nil {
+	namespace := ns.Metadata.Name().Elem()
+
+	notifArgs := &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(NotificationsSecret), Namespace: namespace, Labels: labels},
+		Type:     pulumi.String("Opaque"),
+	}
+	if args.SlackSecretKey != "" {
+		notifArgs.StringData = pulumi.ToSecret(pulumi.StringMap{args.SlackSecretKey: args.SlackCredential}).(pulumi.StringMapOutput)
+	}
+	notifSecret, err := corev1.NewSecret(ctx, name+"-notifications-secret", notifArgs, pulumi.Parent(a))
+	if err != nil {
+		return nil, fmt.Errorf("notifications secret: %w", err)
+	}
+
+	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name:           pulumi.String(ReleaseName),
+		Chart:          pulumi.String(ChartName),
+		Version:        pulumi.String(args.ChartVersion),
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		Namespace:      namespace,
+		Values:         pulumi.ToMap(vals),
+		Timeout:        pulumi.Int(600),
+		CleanupOnFail:  pulumi.Bool(true),
+	}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{notifSecret}))
+	if err != nil {
+		return nil, fmt.Errorf("argocd release: %w", err)
+	}
+	afterRelease := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{release})}
+
+	if _, err := corev1.NewSecret(ctx, name+"-gitops-repo", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String("repo-gitops"),
+			Namespace: namespace,
+			Labels: pulumi.StringMap{
+				"argocd.argoproj.io/secret-type": pulumi.String("repository"),
+				"app.kubernetes.io/managed-by":   pulumi.String("pulumi"),
+			},
+		},
+		Type: pulumi.String("Opaque"),
+		StringData: pulumi.ToSecret(pulumi.StringMap{
+			"type":          pulumi.String("git"),
+			"url":           args.GitopsRepoURL,
+			"project":       pulumi.String(args.Project),
+			"sshPrivateKey": args.DeployKey,
+		}).(pulumi.StringMapOutput),
+	}, afterRelease...); err != nil {
+		return nil, fmt.Errorf("gitops repository secret: %w", err)
+	}
+
+	spec := args.GitopsRepoURL.ToStringOutput().ApplyT(func(repo string) (map[string]any, error) {
+		return StructToMap(ProjectSpec(repo, args.AppNamespace))
+	}).(pulumi.MapOutput)
+	project, err := apiextensions.NewCustomResource(ctx, name+"-project", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String("argoproj.io/v1alpha1"),
+		Kind:        pulumi.String("AppProject"),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.Project), Namespace: namespace, Labels: labels},
+		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	}, afterRelease...)
+	if err != nil {
+		return nil, fmt.Errorf("app project: %w", err)
+	}
+
+	a.Namespace = namespace
+	a.Release = release
+	a.Project = project.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(a, pulumi.Map{
+		"namespace": a.Namespace,
+		"project":   a.Project,
+	}); err != nil {
 		return nil, err
 	}
 	return a, nil

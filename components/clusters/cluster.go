@@ -1,9 +1,11 @@
 // Package clusters brings one environment's cluster into the platform: its
-// app namespace, and its registration with Argo CD on the hub.
+// app namespace, Argo CD's least-privilege identity in it, and its
+// registration with Argo CD on the hub.
 package clusters
 
 import (
 	"fmt"
+	"strconv"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -21,8 +23,12 @@ type Args struct {
 	AppNamespace string
 	// Server is the API server as Argo CD on the hub reaches it.
 	Server string
-	// BearerToken, when set, is the credential Argo CD uses; it stays secret.
-	BearerToken pulumi.StringInput
+	// CAData is the cluster's CA bundle (base64), from the kubeconfig.
+	CAData string
+	// Insecure turns off Argo CD's TLS checks of this cluster.
+	Insecure bool
+	// EKS, when set, makes Argo CD authenticate with AWS IAM; no token is made.
+	EKS *AWSAuthConfig
 	// ArgoCDNamespace is the hub's Argo CD namespace (an output of the hub, so
 	// the Secret waits for it).
 	ArgoCDNamespace pulumi.StringInput
@@ -39,7 +45,7 @@ type Cluster struct {
 	ClusterSecret pulumi.StringOutput `pulumi:"clusterSecret"`
 }
 
-// New creates the app namespace and the Argo CD cluster Secret.
+// New creates the app namespace, Argo CD's identity and the cluster Secret.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	if args.EnvProvider == nil || args.HubProvider == nil {
 		return nil, fmt.Errorf("cluster %s: both the environment's and the hub's kubernetes providers are required", name)
@@ -48,23 +54,36 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
 	}
+	env := pulumi.Provider(args.EnvProvider)
 	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:   pulumi.String(args.AppNamespace),
 			Labels: pulumi.StringMap{labelManagedBy: pulumi.String(managedByPulumi), LabelEnv: pulumi.String(args.Environment)},
 		},
-	}, pulumi.Parent(c), pulumi.Provider(args.EnvProvider))
+	}, pulumi.Parent(c), env)
 	if err != nil {
 		return nil, fmt.Errorf("app namespace: %w", err)
 	}
+	appNamespace := ns.Metadata.Name().Elem()
 
-	token := pulumi.String("").ToStringOutput()
-	if args.BearerToken != nil {
-		token = args.BearerToken.ToStringOutput()
+	tls := TLSClientConfig{Insecure: args.Insecure, CAData: args.CAData}
+	var config pulumi.StringOutput
+	if args.EKS != nil {
+		eks, err := ConfigJSON(ClusterConfig{AWSAuthConfig: args.EKS, TLSClientConfig: tls})
+		if err != nil {
+			return nil, err
+		}
+		config = pulumi.String(eks).ToStringOutput()
+	} else {
+		m, err := newManager(ctx, c, name, appNamespace, env)
+		if err != nil {
+			return nil, err
+		}
+		config = m.token.ApplyT(func(token string) (string, error) {
+			return ConfigJSON(ClusterConfig{BearerToken: token, TLSClientConfig: tls})
+		}).(pulumi.StringOutput)
 	}
-	config := token.ApplyT(func(t string) (string, error) {
-		return ConfigJSON(ClusterConfig{BearerToken: t})
-	}).(pulumi.StringOutput)
+
 	secret, err := corev1.NewSecret(ctx, name+"-registration", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:        pulumi.String(SecretName(args.Environment)),
@@ -75,16 +94,20 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Type: pulumi.String("Opaque"),
 		// The whole Secret is a Pulumi secret: it is Argo CD's key to the cluster.
 		StringData: pulumi.ToSecret(pulumi.StringMap{
-			"name":               pulumi.String(args.Environment),
-			"server":             pulumi.String(args.Server),
-			clusterSecretDataKey: config,
+			"name":   pulumi.String(args.Environment),
+			"server": pulumi.String(args.Server),
+			"config": config,
+			// Argo CD manages only the app's namespace here, plus the
+			// Namespace object itself (CreateNamespace=true).
+			"namespaces":       appNamespace,
+			"clusterResources": pulumi.String(strconv.FormatBool(true)),
 		}).(pulumi.StringMapOutput),
 	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider))
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}
 
-	c.AppNamespace = ns.Metadata.Name().Elem()
+	c.AppNamespace = appNamespace
 	c.ClusterSecret = secret.Metadata.Name().Elem()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"appNamespace":  c.AppNamespace,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -28,10 +29,13 @@ type Args struct {
 type Repos struct {
 	pulumi.ResourceState
 
-	SourceRepo    pulumi.StringOutput `pulumi:"sourceRepo"`
-	GitopsRepo    pulumi.StringOutput `pulumi:"gitopsRepo"`
-	GitopsSSHURL  pulumi.StringOutput `pulumi:"gitopsSshUrl"`
-	GitopsHTTPURL pulumi.StringOutput `pulumi:"gitopsHttpUrl"`
+	SourceRepo pulumi.StringOutput `pulumi:"sourceRepo"`
+	GitopsRepo pulumi.StringOutput `pulumi:"gitopsRepo"`
+	// GitopsSSHURL is how Argo CD clones the gitops repo.
+	GitopsSSHURL pulumi.StringOutput `pulumi:"gitopsSshUrl"`
+	// ArgoCDDeployKey is the private half of the gitops repo's read-only
+	// deploy key (OpenSSH), for Argo CD's repository Secret. Secret.
+	ArgoCDDeployKey pulumi.StringOutput `pulumi:"argocdDeployKey"`
 }
 
 // New creates both repos and commits their first content.
@@ -72,15 +76,30 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 	}
 
+	// Argo CD reads the gitops repo with a key that cannot push.
+	key, err := tls.NewPrivateKey(ctx, name+"-argocd-key", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, pulumi.Parent(r))
+	if err != nil {
+		return nil, fmt.Errorf("argocd deploy key: %w", err)
+	}
+	if _, err := github.NewRepositoryDeployKey(ctx, name+"-argocd-key", &github.RepositoryDeployKeyArgs{
+		Repository: gitops.Name,
+		Title:      pulumi.String("argocd (read-only, gitops-platform)"),
+		Key:        key.PublicKeyOpenssh,
+		ReadOnly:   pulumi.Bool(true),
+	}, pulumi.Parent(r)); err != nil {
+		return nil, fmt.Errorf("argocd deploy key: %w", err)
+	}
+
 	r.SourceRepo = source.Name
 	r.GitopsRepo = gitops.Name
-	r.GitopsSSHURL = gitops.SshCloneUrl
-	r.GitopsHTTPURL = gitops.HttpCloneUrl
+	// The same URL GitHub reports as ssh_url, known before the repo exists.
+	r.GitopsSSHURL = pulumi.Sprintf("git@github.com:%s/%s.git", args.Owner, gitops.Name)
+	r.ArgoCDDeployKey = pulumi.ToSecret(key.PrivateKeyOpenssh).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
-		"sourceRepo":    r.SourceRepo,
-		"gitopsRepo":    r.GitopsRepo,
-		"gitopsSshUrl":  r.GitopsSSHURL,
-		"gitopsHttpUrl": r.GitopsHTTPURL,
+		"sourceRepo":      r.SourceRepo,
+		"gitopsRepo":      r.GitopsRepo,
+		"gitopsSshUrl":    r.GitopsSSHURL,
+		"argocdDeployKey": r.ArgoCDDeployKey,
 	}); err != nil {
 		return nil, err
 	}

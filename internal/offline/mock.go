@@ -4,6 +4,7 @@
 package offline
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,12 +36,24 @@ type Resource struct {
 }
 
 // computedOutputs are the provider-computed attributes the program reads,
-// per type. The mock returns a readable "[computed …]" placeholder for them,
-// so the render shows where such a value flows (an image URL in an overlay).
-// Every other output that is not an input stays unknown, as in a preview.
+// per type. The mock answers each with a readable "[computed …]" placeholder,
+// so the render shows where such a value flows (an image URL into an
+// overlay, a token into a cluster Secret). An attribute the program reads
+// must be listed here: one that is not resolves to its input or to nothing.
 var computedOutputs = map[string][]string{
 	"aws:ecr/repository:Repository":      {"repositoryUrl", "registryId", "arn"},
 	"github:index/repository:Repository": {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
+	"tls:index/privateKey:PrivateKey":    {"privateKeyOpenssh", "publicKeyOpenssh", "privateKeyPem", "publicKeyPem"},
+}
+
+// serviceAccountTokenData is what Kubernetes fills into a
+// kubernetes.io/service-account-token Secret, base64 as the API returns it.
+func serviceAccountTokenData(name string) resource.PropertyValue {
+	enc := func(prop string) resource.PropertyValue {
+		return resource.NewProperty(base64.StdEncoding.EncodeToString(
+			[]byte(ComputedPlaceholder("kubernetes:core/v1:Secret", name, prop))))
+	}
+	return resource.NewProperty(resource.PropertyMap{"token": enc("data.token"), "ca.crt": enc("data.ca.crt"), "namespace": enc("data.namespace")})
 }
 
 // ComputedPlaceholder is the value a computed output shows in the render.
@@ -77,8 +90,9 @@ func (r *Recorder) transformation(args *pulumi.ResourceTransformationArgs) *pulu
 	return nil
 }
 
-// NewResource records a registration and answers as a preview of a create
-// does: the inputs come back as outputs, the ID and computed outputs are unknown.
+// NewResource records a registration and answers as a create does: the
+// inputs come back as outputs, and the ID and computed outputs as
+// placeholders that say what they stand for.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	res := &Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Provider: args.Provider, Inputs: args.Inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
@@ -107,7 +121,11 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			state[resource.PropertyKey(prop)] = resource.NewProperty(ComputedPlaceholder(args.TypeToken, args.Name, prop))
 		}
 	}
-	return "", state, nil
+	if args.TypeToken == "kubernetes:core/v1:Secret" && args.Inputs["type"].IsString() &&
+		args.Inputs["type"].StringValue() == "kubernetes.io/service-account-token" {
+		state["data"] = serviceAccountTokenData(args.Name)
+	}
+	return ComputedPlaceholder(args.TypeToken, args.Name, "id"), state, nil
 }
 
 func (r *Recorder) stackReference(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {

@@ -19,6 +19,25 @@ type Stack struct {
 	Name    string
 	Config  map[string]string
 	Secrets []string
+	// Kubeconfig, when set, is read for the clusters' CA data as `pulumi up`
+	// would; when empty nothing is read and the values are placeholders.
+	Kubeconfig string
+}
+
+// KubeconfigPlaceholder stands in for what only the kubeconfig knows.
+func KubeconfigPlaceholder(context string) string {
+	return "[computed: CA of kube context " + context + ", read from the kubeconfig by pulumi up]"
+}
+
+func (s Stack) kubeconfigReader() infra.KubeconfigReader {
+	if s.Kubeconfig == "" {
+		return func(_, context string) (*infra.ClusterAccess, error) {
+			return &infra.ClusterAccess{CAData: KubeconfigPlaceholder(context)}, nil
+		}
+	}
+	return func(_, context string) (*infra.ClusterAccess, error) {
+		return infra.ReadKubeconfig(s.Kubeconfig, context)
+	}
 }
 
 // Result is what one offline run of the program produced.
@@ -30,8 +49,10 @@ type Result struct {
 	Warnings []string
 }
 
-// Run evaluates the program for one stack as `pulumi preview` of a new stack
-// would (DryRun), with stackOutputs answering its StackReferences.
+// Run evaluates the program for one stack as `pulumi up` of a new stack
+// would, with stackOutputs answering its StackReferences. It is not a
+// DryRun: every computed value gets a "[computed …]" placeholder (see
+// computedOutputs), so what depends on it is rendered in full.
 func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, error) {
 	return RunProgram(stack, stackOutputs, infra.Run)
 }
@@ -45,7 +66,6 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 		Stack:            stack.Name,
 		Config:           stack.Config,
 		ConfigSecretKeys: stack.Secrets,
-		DryRun:           true,
 		Mocks:            rec,
 	})
 	if err != nil {
@@ -61,6 +81,7 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 	}
 	sort.Strings(keys)
 	pctx = infra.WithConfigKeys(pctx, keys)
+	pctx = infra.WithKubeconfigReader(pctx, stack.kubeconfigReader())
 
 	var exports map[string]pulumi.Input
 	err = pulumi.RunWithContext(pctx, func(ctx *pulumi.Context) error {

@@ -138,16 +138,18 @@ func (s Stack) Raw() infra.Raw {
 
 // Evaluate runs the program for stack name of the project in dir. A stack
 // that joins a hub first has the hub's stack evaluated too, and its
-// StackReference answered with the hub's outputs.
-func Evaluate(dir, name string) (*Result, error) {
-	return evaluate(dir, name, 0)
+// StackReference answered with the hub's outputs. A kubeconfig path, when
+// given, is read as `pulumi up` reads it; otherwise nothing local is read.
+func Evaluate(dir, name, kubeconfig string) (*Result, error) {
+	return evaluate(dir, name, kubeconfig, 0)
 }
 
-func evaluate(dir, name string, depth int) (*Result, error) {
+func evaluate(dir, name, kubeconfig string, depth int) (*Result, error) {
 	st, err := LoadStack(dir, name)
 	if err != nil {
 		return nil, err
 	}
+	st.Kubeconfig = kubeconfig
 	cfg, err := infra.Parse(st.Raw())
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", name, err)
@@ -158,7 +160,7 @@ func evaluate(dir, name string, depth int) (*Result, error) {
 			return nil, fmt.Errorf("stack %s is named as a hub but is not one (hub: false)", name)
 		}
 		hubName := cfg.HubStack[strings.LastIndex(cfg.HubStack, "/")+1:]
-		hub, err := evaluate(dir, hubName, depth+1)
+		hub, err := evaluate(dir, hubName, kubeconfig, depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("hub of %s: %w", name, err)
 		}

@@ -1,0 +1,46 @@
+package argocd
+
+import "encoding/json"
+
+// GroupKind names a kind of resource in an AppProject.
+type GroupKind struct {
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+}
+
+// Destination is where a project may deploy.
+type Destination struct {
+	Server    string `json:"server"`
+	Namespace string `json:"namespace"`
+}
+
+// AppProjectSpec is the part of Argo CD's AppProject spec this platform sets.
+type AppProjectSpec struct {
+	Description              string        `json:"description"`
+	SourceRepos              []string      `json:"sourceRepos"`
+	Destinations             []Destination `json:"destinations"`
+	ClusterResourceWhitelist []GroupKind   `json:"clusterResourceWhitelist"`
+}
+
+// ProjectSpec is the AppProject: one source (the gitops repo), one
+// namespace on any registered cluster, and no cluster-scoped kind but
+// Namespace (for CreateNamespace=true).
+func ProjectSpec(repo, appNamespace string) AppProjectSpec {
+	return AppProjectSpec{
+		Description:              "The app's environments, deployed from the gitops repo only.",
+		SourceRepos:              []string{repo},
+		Destinations:             []Destination{{Server: "*", Namespace: appNamespace}},
+		ClusterResourceWhitelist: []GroupKind{{Group: "", Kind: "Namespace"}},
+	}
+}
+
+// StructToMap turns a typed object into the map a CustomResource takes.
+func StructToMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	err = json.Unmarshal(b, &m)
+	return m, err
+}

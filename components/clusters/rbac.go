@@ -1,0 +1,131 @@
+package clusters
+
+import (
+	"encoding/base64"
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ManagerName names Argo CD's identity in each cluster, as `argocd cluster add` does.
+const ManagerName = "argocd-manager"
+
+// managerNamespace holds the identity, outside the app's namespace so that
+// deleting the app cannot delete Argo CD's access.
+const managerNamespace = "kube-system"
+
+// Rule is one RBAC rule, kept as plain data so it can be read and tested.
+type Rule struct {
+	APIGroups []string
+	Resources []string
+	Verbs     []string
+}
+
+// NamespaceRules is what Argo CD may do in the app's namespace: everything
+// the AppProject allows there, which is every namespaced kind.
+func NamespaceRules() []Rule {
+	return []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
+}
+
+// ClusterRules is what Argo CD may do outside it: see and create Namespaces
+// (CreateNamespace=true), the only cluster-scoped kind the AppProject allows.
+func ClusterRules() []Rule {
+	return []Rule{{APIGroups: []string{""}, Resources: []string{"namespaces"},
+		Verbs: []string{"get", "list", "watch", "create", "patch", "update"}}}
+}
+
+func policyRules(rules []Rule) rbacv1.PolicyRuleArray {
+	out := rbacv1.PolicyRuleArray{}
+	for _, r := range rules {
+		out = append(out, rbacv1.PolicyRuleArgs{
+			ApiGroups: pulumi.ToStringArray(r.APIGroups),
+			Resources: pulumi.ToStringArray(r.Resources),
+			Verbs:     pulumi.ToStringArray(r.Verbs),
+		})
+	}
+	return out
+}
+
+// manager is Argo CD's least-privilege identity in one cluster.
+type manager struct {
+	token pulumi.StringOutput // secret
+}
+
+// newManager creates the ServiceAccount, its long-lived token Secret and
+// its bindings in the environment's cluster.
+func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNamespace pulumi.StringInput,
+	opts ...pulumi.ResourceOption,
+) (*manager, error) {
+	opts = append(opts, pulumi.Parent(parent))
+	labels := pulumi.StringMap{labelManagedBy: pulumi.String(managedByPulumi)}
+	sa, err := corev1.NewServiceAccount(ctx, name+"-manager", &corev1.ServiceAccountArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: pulumi.String(managerNamespace), Labels: labels},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s service account: %w", ManagerName, err)
+	}
+	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
+		Kind: pulumi.String("ServiceAccount"), Name: sa.Metadata.Name().Elem(), Namespace: sa.Metadata.Namespace().Elem(),
+	}}
+	role, err := rbacv1.NewRole(ctx, name+"-manager-app", &rbacv1.RoleArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: appNamespace, Labels: labels},
+		Rules:    policyRules(NamespaceRules()),
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s role: %w", ManagerName, err)
+	}
+	if _, err := rbacv1.NewRoleBinding(ctx, name+"-manager-app", &rbacv1.RoleBindingArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: role.Metadata.Namespace().Elem(), Labels: labels},
+		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
+		Subjects: subjects,
+	}, opts...); err != nil {
+		return nil, fmt.Errorf("%s role binding: %w", ManagerName, err)
+	}
+	clusterRole, err := rbacv1.NewClusterRole(ctx, name+"-manager-namespaces", &rbacv1.ClusterRoleArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName + "-namespaces"), Labels: labels},
+		Rules:    policyRules(ClusterRules()),
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s cluster role: %w", ManagerName, err)
+	}
+	if _, err := rbacv1.NewClusterRoleBinding(ctx, name+"-manager-namespaces", &rbacv1.ClusterRoleBindingArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName + "-namespaces"), Labels: labels},
+		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: clusterRole.Metadata.Name().Elem()},
+		Subjects: subjects,
+	}, opts...); err != nil {
+		return nil, fmt.Errorf("%s cluster role binding: %w", ManagerName, err)
+	}
+	// A long-lived token: Kubernetes fills it in, and the provider waits for it.
+	tokenSecret, err := corev1.NewSecret(ctx, name+"-manager-token", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:        pulumi.String(ManagerName + "-token"),
+			Namespace:   sa.Metadata.Namespace().Elem(),
+			Labels:      labels,
+			Annotations: pulumi.StringMap{"kubernetes.io/service-account.name": sa.Metadata.Name().Elem()},
+		},
+		Type: pulumi.String("kubernetes.io/service-account-token"),
+	}, append(opts, pulumi.AdditionalSecretOutputs([]string{"data"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("%s token: %w", ManagerName, err)
+	}
+	token := tokenSecret.Data.ApplyT(func(data map[string]string) (string, error) {
+		return decodeKey(data, "token")
+	}).(pulumi.StringOutput)
+	return &manager{token: pulumi.ToSecret(token).(pulumi.StringOutput)}, nil
+}
+
+// decodeKey returns a Secret's data key, decoded.
+func decodeKey(data map[string]string, key string) (string, error) {
+	v, ok := data[key]
+	if !ok || v == "" {
+		return "", fmt.Errorf("%s-token has no %s yet: run `pulumi up` again once Kubernetes has filled it in", ManagerName, key)
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return "", fmt.Errorf("%s-token: %s is not base64: %w", ManagerName, key, err)
+	}
+	return string(b), nil
+}
