@@ -70,7 +70,7 @@ func TestHubStack(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"argocd", "gitops-monitor"}, ns)
 
-	secret := one(t, res, typeSecret)
+	secret := named(t, res, typeSecret, "dev-registration")
 	assert.Equal(t, "dev", providerOf(secret), "the hub writes its own registration with its own provider")
 	assert.Equal(t, "https://kubernetes.default.svc", path(secret.Inputs, "stringData", "server").StringValue())
 
@@ -122,7 +122,7 @@ func TestEnvironmentStacks(t *testing.T) {
 			ns := one(t, res, typeNamespace)
 			assert.Equal(t, env, providerOf(ns), "the app namespace goes to this environment's cluster")
 
-			secret := one(t, res, typeSecret)
+			secret := named(t, res, typeSecret, env+"-registration")
 			assert.Equal(t, "hub", providerOf(secret), "the registration goes to the hub's cluster")
 			assert.Equal(t, "argocd", path(secret.Inputs, "metadata", "namespace").StringValue())
 			assert.Equal(t, "cluster-"+env, path(secret.Inputs, "metadata", "name").StringValue())
@@ -148,25 +148,27 @@ func TestEnvironmentStacks(t *testing.T) {
 	}
 }
 
-// TestClusterSecretIsSecret checks that the whole cluster Secret, bearer
-// token included, is a Pulumi secret and never reaches the render in clear.
+// TestClusterSecretIsSecret checks that the whole cluster Secret, with the
+// token of Argo CD's identity in the cluster, is a Pulumi secret, keeps TLS
+// checks on with the kubeconfig's CA, and never reaches the render in clear.
 func TestClusterSecretIsSecret(t *testing.T) {
 	t.Parallel()
-	const token = "tok-3f9a-not-for-logs"
-	res, err := evaluateWith(t, "staging", map[string]string{"clusterBearerToken": token}, "clusterBearerToken")
-	require.NoError(t, err)
-	secret := one(t, res, typeSecret)
-	data := secret.Inputs["stringData"]
-	require.True(t, data.IsSecret(), "stringData must be a secret")
+	res := evaluate(t, "staging")
+	secret := named(t, res, typeSecret, "staging-registration")
+	require.True(t, secret.Inputs["stringData"].IsSecret(), "stringData must be a secret")
 	var cfg struct {
 		BearerToken     string `json:"bearerToken"`
 		TLSClientConfig struct {
-			Insecure bool `json:"insecure"`
+			Insecure bool   `json:"insecure"`
+			CAData   string `json:"caData"`
 		} `json:"tlsClientConfig"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(path(secret.Inputs, "stringData", "config").StringValue()), &cfg))
-	assert.Equal(t, token, cfg.BearerToken)
+	token := offline.ComputedPlaceholder(typeSecret, "staging-manager-token", "data.token")
+	assert.Equal(t, token, cfg.BearerToken, "the token of argocd-manager, decoded")
 	assert.False(t, cfg.TLSClientConfig.Insecure, "TLS checks stay on")
+	assert.Equal(t, offline.KubeconfigPlaceholder("staging"), cfg.TLSClientConfig.CAData)
+	assert.Equal(t, "gitops-monitor", path(secret.Inputs, "stringData", "namespaces").StringValue())
 
 	dir := t.TempDir()
 	require.NoError(t, res.Write(dir))
