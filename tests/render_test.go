@@ -175,3 +175,15 @@ func TestRenderUnknownStack(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Pulumi.qa.yaml")
 }
+
+// TestRenderReadsAGivenKubeconfig checks -kubeconfig: the render then reads
+// the CA as pulumi up would, and a context missing there stops it.
+func TestRenderReadsAGivenKubeconfig(t *testing.T) {
+	t.Parallel()
+	kc := writeKubeconfig(t, true)
+	var stdout bytes.Buffer
+	require.NoError(t, offline.Command([]string{"-stack", "staging", "-out", t.TempDir(), "-project", projectDir, "-kubeconfig", kc}, &stdout))
+	err := offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", projectDir, "-kubeconfig", kc}, &stdout)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gitops-platform:kubeContext")
+}
