@@ -1,6 +1,6 @@
 // Command render writes what one stack of the program would create, without
 // any cloud, cluster, token or network: the real program runs under the Pulumi
-// SDK's mocks as a preview of a new stack.
+// SDK's mocks, with placeholders for what only the cloud knows.
 //
 //	go run ./cmd/render -stack dev -out /tmp/render
 package main

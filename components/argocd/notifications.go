@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -190,20 +189,6 @@ func Subscriptions(o NotificationsOptions, manual bool) (map[string]string, erro
 		out["notifications.argoproj.io/subscribe."+ev.Trigger+"."+service] = recipient
 	}
 	return out, nil
-}
-
-// TriggerNames lists the defined triggers, sorted.
-func TriggerNames() ([]string, error) {
-	evs, err := events()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, ev := range evs {
-		names = append(names, ev.Trigger)
-	}
-	sort.Strings(names)
-	return names, nil
 }
 
 func marshalYAML(v any) (string, error) {

@@ -1,6 +1,7 @@
-// Package offline runs the real program under the Pulumi SDK's mocks, as a
-// preview of a new stack, and records everything it registers. The render
-// command and every test that inspects the program use it.
+// Package offline runs the real program under the Pulumi SDK's mocks, as an
+// update of a new stack with placeholders for what only the cloud knows, and
+// records everything it registers. The render command and every test that
+// inspects the program use it.
 package offline
 
 import (
