@@ -13,7 +13,7 @@ import (
 )
 
 // TypeToken is the component's type; renaming it needs pulumi.Aliases.
-const TypeToken = "gitops-platform:clusters:Cluster"
+const TypeToken = "gitops-platform:clusters:ClusterRegistration"
 
 // Args configure one environment's cluster.
 type Args struct {
@@ -37,8 +37,9 @@ type Args struct {
 	HubProvider pulumi.ProviderResource
 }
 
-// Cluster is an environment's cluster as the platform knows it.
-type Cluster struct {
+// ClusterRegistration is an environment's cluster as the platform knows it:
+// its app namespace, Argo CD's identity there, and its Secret on the hub.
+type ClusterRegistration struct {
 	pulumi.ResourceState
 
 	AppNamespace  pulumi.StringOutput `pulumi:"appNamespace"`
@@ -46,11 +47,11 @@ type Cluster struct {
 }
 
 // New creates the app namespace, Argo CD's identity and the cluster Secret.
-func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ClusterRegistration, error) {
 	if args.EnvProvider == nil || args.HubProvider == nil {
 		return nil, fmt.Errorf("cluster %s: both the environment's and the hub's kubernetes providers are required", name)
 	}
-	c := &Cluster{}
+	c := &ClusterRegistration{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
 	}
