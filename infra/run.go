@@ -201,19 +201,33 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		return nil, fmt.Errorf("repos: %w", err)
 	}
 
-	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL}
-	var slackKey string
-	var slackCredential pulumi.StringInput
-	if cfg.SlackConfigured() {
-		notify.Method = string(cfg.SlackMethod)
-		slackKey, slackCredential = argocd.SecretKeySlackToken, secretInput(cfg.SlackToken)
-		if cfg.SlackMethod == SlackWebhook {
-			slackKey, slackCredential = argocd.SecretKeySlackWebhook, secretInput(cfg.SlackWebhookURL)
-		}
-	} else {
-		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
-			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
+	argo, err := deployArgoCD(ctx, cfg, rp, hubProvider)
+	if err != nil {
+		return nil, err
 	}
+
+	owner := pulumi.String(cfg.GitHubOwner).ToStringOutput()
+	ctx.Export(OutputKubeContext, pulumi.String(cfg.KubeContext))
+	ctx.Export(OutputArgoCDNamespace, argo.Namespace)
+	ctx.Export(OutputGitHubOwner, owner)
+	ctx.Export(OutputSourceRepo, rp.SourceRepo)
+	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
+	ctx.Export(OutputImageRepository, reg.RepositoryURL)
+	return &hubRefs{
+		provider:        hubProvider,
+		github:          github,
+		argocdNamespace: argo.Namespace,
+		gitopsRepo:      rp.GitopsRepo,
+		imageRepository: reg.RepositoryURL,
+	}, nil
+}
+
+// deployArgoCD installs Argo CD on the hub with its project, notifications
+// and the two ApplicationSets.
+func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider pulumi.ProviderResource) (*argocd.ArgoCD, error) {
+	notify, slackKey, slackCredential := slackSettings(ctx, cfg)
+	// One AppProject per app, named after it; the ApplicationSets name it as is.
+	project := cfg.AppName
 	notifications, err := argocd.NotificationsConfig(notify)
 	if err != nil {
 		return nil, err
@@ -232,7 +246,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 			ArgoCDURL:     cfg.ArgoCDURL,
 			Notifications: notifications,
 		},
-		Project:         cfg.AppName,
+		Project:         project,
 		AppNamespace:    cfg.AppNamespace,
 		GitopsRepoURL:   rp.GitopsSSHURL,
 		DeployKey:       rp.ArgoCDDeployKey,
@@ -253,7 +267,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	}
 	if _, err := appsets.New(ctx, "appsets", &appsets.Args{
 		Namespace:         cfg.ArgoCDNamespace,
-		Project:           cfg.AppName,
+		Project:           project,
 		AppName:           cfg.AppName,
 		AppNamespace:      cfg.AppNamespace,
 		RepoURL:           rp.GitopsSSHURL,
@@ -264,20 +278,23 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		return nil, fmt.Errorf("applicationsets: %w", err)
 	}
 
-	owner := pulumi.String(cfg.GitHubOwner).ToStringOutput()
-	ctx.Export(OutputKubeContext, pulumi.String(cfg.KubeContext))
-	ctx.Export(OutputArgoCDNamespace, argo.Namespace)
-	ctx.Export(OutputGitHubOwner, owner)
-	ctx.Export(OutputSourceRepo, rp.SourceRepo)
-	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
-	ctx.Export(OutputImageRepository, reg.RepositoryURL)
-	return &hubRefs{
-		provider:        hubProvider,
-		github:          github,
-		argocdNamespace: argo.Namespace,
-		gitopsRepo:      rp.GitopsRepo,
-		imageRepository: reg.RepositoryURL,
-	}, nil
+	return argo, nil
+}
+
+// slackSettings chooses the notification service and the credential that
+// argocd-notifications-secret holds, or warns that notifications are off.
+func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOptions, string, pulumi.StringInput) {
+	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL}
+	if !cfg.SlackConfigured() {
+		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
+			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
+		return notify, "", nil
+	}
+	notify.Method = string(cfg.SlackMethod)
+	if cfg.SlackMethod == SlackWebhook {
+		return notify, argocd.SecretKeySlackWebhook, secretInput(cfg.SlackWebhookURL)
+	}
+	return notify, argocd.SecretKeySlackToken, secretInput(cfg.SlackToken)
 }
 
 // secretInput hands a secret config value to a resource, as a Pulumi secret.
