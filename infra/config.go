@@ -84,6 +84,14 @@ type Config struct {
 	// ArgoCDURL is Argo CD's URL for people, used in notification links.
 	ArgoCDURL string
 
+	// RegistryKeepImages is how many sha- images ECR keeps.
+	RegistryKeepImages  int
+	RegistryForceDelete bool
+	RegistryProtect     bool
+	// GitHubOIDCProviderARN names an existing GitHub Actions OIDC provider;
+	// empty, the program creates one.
+	GitHubOIDCProviderARN string
+
 	GitHubOwner string
 	SourceRepo  string
 	GitopsRepo  string
@@ -289,6 +297,10 @@ func (p *parser) typed() *Config {
 		MonitoringNamespace:             p.str(KeyMonitoringNS),
 		ArgoCDChartVersion:              p.str(KeyArgoCDChart),
 		KubePrometheusStackChartVersion: p.str(KeyPrometheusChart),
+		RegistryKeepImages:              p.integer(KeyRegistryKeep, 1, 1000),
+		RegistryForceDelete:             p.boolean(KeyRegistryForceDelete),
+		RegistryProtect:                 p.boolean(KeyRegistryProtect),
+		GitHubOIDCProviderARN:           p.str(KeyOIDCProviderARN),
 		GitHubOwner:                     p.str(KeyGitHubOwner),
 		SourceRepo:                      p.str(KeySourceRepo),
 		GitopsRepo:                      p.str(KeyGitopsRepo),

@@ -40,48 +40,52 @@ type keySpec struct {
 
 // Config keys, in the order problems are reported.
 const (
-	KeyEnvironment      = "environment"
-	KeyHub              = "hub"
-	KeyHubStack         = "hubStack"
-	KeyKubeContext      = "kubeContext"
-	KeyKubeconfig       = "kubeconfig"
-	KeyClusterServer    = "clusterServer"
-	KeyClusterInsecure  = "clusterInsecure"
-	KeyEKSClusterName   = "eksClusterName"
-	KeyEKSRoleARN       = "eksRoleArn"
-	KeyLocalLab         = "localLab"
-	KeyArgoCDAdmin      = "argocdAdminEnabled"
-	KeyArgoCDHA         = "argocdHA"
-	KeyArgoCDURL        = "argocdUrl"
-	KeyReplicas         = "replicas"
-	KeySyncMode         = "syncMode"
-	KeyAWSRegion        = "awsRegion"
-	KeyAppName          = "appName"
-	KeyAppNamespace     = "appNamespace"
-	KeyArgoCDNamespace  = "argocdNamespace"
-	KeyMonitoringNS     = "monitoringNamespace"
-	KeyArgoCDChart      = "argocdChartVersion"
-	KeyPrometheusChart  = "kubePrometheusStackChartVersion"
-	KeyGitHubOwner      = "githubOwner"
-	KeySourceRepo       = "sourceRepo"
-	KeyGitopsRepo       = "gitopsRepo"
-	KeySlackChannel     = "slackChannel"
-	KeySlackMethod      = "slackMethod"
-	KeySlackToken       = "slackToken"
-	KeySlackWebhookURL  = "slackWebhookUrl"
-	inClusterServer     = "https://kubernetes.default.svc"
-	defaultArgoCDChart  = "9.4.16"
-	defaultPromChart    = "77.6.0"
-	defaultSlackChannel = "#배포-알림"
-	defaultAppName      = "gitops-monitor"
-	defaultAWSRegion    = "ap-northeast-2"
-	defaultSourceRepo   = "tech-seminar-source"
-	defaultGitopsRepo   = "tech-seminar-gitops"
-	defaultArgoCDNS     = "argocd"
-	defaultMonitoringNS = "monitoring"
-	defaultSlackMethod  = string(SlackBot)
-	defaultReplicas     = "1"
-	defaultHub          = "false"
+	KeyEnvironment         = "environment"
+	KeyHub                 = "hub"
+	KeyHubStack            = "hubStack"
+	KeyKubeContext         = "kubeContext"
+	KeyKubeconfig          = "kubeconfig"
+	KeyClusterServer       = "clusterServer"
+	KeyClusterInsecure     = "clusterInsecure"
+	KeyEKSClusterName      = "eksClusterName"
+	KeyEKSRoleARN          = "eksRoleArn"
+	KeyLocalLab            = "localLab"
+	KeyArgoCDAdmin         = "argocdAdminEnabled"
+	KeyArgoCDHA            = "argocdHA"
+	KeyArgoCDURL           = "argocdUrl"
+	KeyReplicas            = "replicas"
+	KeySyncMode            = "syncMode"
+	KeyAWSRegion           = "awsRegion"
+	KeyAppName             = "appName"
+	KeyAppNamespace        = "appNamespace"
+	KeyArgoCDNamespace     = "argocdNamespace"
+	KeyMonitoringNS        = "monitoringNamespace"
+	KeyArgoCDChart         = "argocdChartVersion"
+	KeyPrometheusChart     = "kubePrometheusStackChartVersion"
+	KeyRegistryKeep        = "registryKeepImages"
+	KeyRegistryForceDelete = "registryForceDelete"
+	KeyRegistryProtect     = "registryProtect"
+	KeyOIDCProviderARN     = "githubOidcProviderArn"
+	KeyGitHubOwner         = "githubOwner"
+	KeySourceRepo          = "sourceRepo"
+	KeyGitopsRepo          = "gitopsRepo"
+	KeySlackChannel        = "slackChannel"
+	KeySlackMethod         = "slackMethod"
+	KeySlackToken          = "slackToken"
+	KeySlackWebhookURL     = "slackWebhookUrl"
+	inClusterServer        = "https://kubernetes.default.svc"
+	defaultArgoCDChart     = "9.4.16"
+	defaultPromChart       = "77.6.0"
+	defaultSlackChannel    = "#배포-알림"
+	defaultAppName         = "gitops-monitor"
+	defaultAWSRegion       = "ap-northeast-2"
+	defaultSourceRepo      = "tech-seminar-source"
+	defaultGitopsRepo      = "tech-seminar-gitops"
+	defaultArgoCDNS        = "argocd"
+	defaultMonitoringNS    = "monitoring"
+	defaultSlackMethod     = string(SlackBot)
+	defaultReplicas        = "1"
+	defaultHub             = "false"
 )
 
 // keys is the whole config surface of the program. Defaults live here and
@@ -109,13 +113,21 @@ var keys = []keySpec{
 	// No default: whether an environment deploys without a person is a
 	// decision each stack file states, so prod can never inherit "auto".
 	{name: KeySyncMode, required: true},
-	{name: KeyAWSRegion, def: defaultAWSRegion},
+	// The registry's region; other stacks take it from the hub.
+	{name: KeyAWSRegion, def: defaultAWSRegion, hubOnly: true},
 	{name: KeyAppName, def: defaultAppName},
 	{name: KeyAppNamespace, def: defaultAppName},
 	{name: KeyArgoCDNamespace, def: defaultArgoCDNS},
 	{name: KeyMonitoringNS, def: defaultMonitoringNS},
 	{name: KeyArgoCDChart, def: defaultArgoCDChart, hubOnly: true},
 	{name: KeyPrometheusChart, def: defaultPromChart},
+	// The seminar's hub is a lab: a destroy may take the images with it.
+	// A production hub turns forceDelete off and protect on (README).
+	{name: KeyRegistryKeep, kind: kindInt, def: "30", hubOnly: true},
+	{name: KeyRegistryForceDelete, kind: kindBool, def: "true", hubOnly: true},
+	{name: KeyRegistryProtect, kind: kindBool, def: "false", hubOnly: true},
+	// An account holds one OIDC provider per URL: reuse it when it exists.
+	{name: KeyOIDCProviderARN, hubOnly: true},
 	{name: KeyGitHubOwner, hubOnly: true},
 	{name: KeySourceRepo, def: defaultSourceRepo, hubOnly: true},
 	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},

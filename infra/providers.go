@@ -20,10 +20,10 @@ type awsProvider struct {
 	pulumi.ProviderResourceState
 }
 
-func newAWSProvider(ctx *pulumi.Context, name, region string) (*awsProvider, error) {
+func newAWSProvider(ctx *pulumi.Context, name string, region pulumi.StringInput) (*awsProvider, error) {
 	var p awsProvider
 	err := ctx.RegisterResource("pulumi:providers:aws", name, pulumi.Map{
-		"region": pulumi.String(region),
+		"region": region,
 	}, &p, pulumi.Version(AWSProviderVersion))
 	if err != nil {
 		return nil, fmt.Errorf("aws provider: %w", err)

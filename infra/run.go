@@ -11,7 +11,9 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/components/appsets"
 	"github.com/gitops-platform/gitops-platform/components/argocd"
+	"github.com/gitops-platform/gitops-platform/components/ciidentity"
 	"github.com/gitops-platform/gitops-platform/components/clusters"
+	"github.com/gitops-platform/gitops-platform/components/pullsecret"
 	"github.com/gitops-platform/gitops-platform/components/registry"
 	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -26,6 +28,10 @@ const (
 	OutputSourceRepo      = "sourceRepo"
 	OutputGitopsRepo      = "gitopsRepo"
 	OutputImageRepository = "imageRepository"
+	OutputRepositoryARN   = "repositoryArn"
+	OutputRegistryID      = "registryId"
+	OutputAWSRegion       = "awsRegion"
+	OutputCIRoleARN       = "ciRoleArn"
 	OutputEnvironment     = "environment"
 	OutputClusterSecret   = "clusterSecret"
 	OutputAppNamespace    = "appNamespace"
@@ -35,10 +41,6 @@ const (
 // BootstrapImageTag is the tag every overlay starts from, until the source
 // repo's CI sets the first sha- tag.
 const BootstrapImageTag = "sha-bootstrap"
-
-// registryKeepImages is how many sha- images ECR keeps: enough to roll back
-// weeks of pushes.
-const registryKeepImages = 30
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
 func Run(ctx *pulumi.Context) error {
@@ -104,11 +106,15 @@ func rawConfig(ctx *pulumi.Context) Raw {
 // hubRefs is what every stack needs from the hub, whether it is the hub or
 // reads the hub through a StackReference.
 type hubRefs struct {
-	provider        pulumi.ProviderResource
-	github          pulumi.ProviderResource
+	provider pulumi.ProviderResource
+	github   pulumi.ProviderResource
+	// aws is nil where nothing needs it (an EKS environment).
+	aws             pulumi.ProviderResource
+	awsRegion       pulumi.StringOutput
 	argocdNamespace pulumi.StringOutput
 	gitopsRepo      pulumi.StringOutput
 	imageRepository pulumi.StringOutput
+	repositoryARN   pulumi.StringOutput
 }
 
 func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
@@ -151,6 +157,21 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
 
+	if cfg.EKSClusterName == "" {
+		if _, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
+			Environment:   cfg.Environment,
+			AppName:       cfg.AppName,
+			Region:        hub.awsRegion,
+			AppNamespace:  cluster.AppNamespace,
+			RepositoryARN: hub.repositoryARN,
+			RepositoryURL: hub.imageRepository,
+			AWSProvider:   hub.aws,
+			KubeProvider:  envProvider,
+		}); err != nil {
+			return fmt.Errorf("ecr pull secret: %w", err)
+		}
+	}
+
 	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
 		GitopsRepo:      hub.gitopsRepo,
 		ImageRepository: hub.imageRepository,
@@ -174,17 +195,27 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 
 // deployHub creates what all environments share, on the hub.
 func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource) (*hubRefs, error) {
-	aws, err := newAWSProvider(ctx, "aws", cfg.AWSRegion)
+	aws, err := newAWSProvider(ctx, "aws", pulumi.String(cfg.AWSRegion))
 	if err != nil {
 		return nil, err
 	}
 	reg, err := registry.New(ctx, cfg.AppName, &registry.Args{
 		Name:        cfg.AppName,
-		KeepImages:  registryKeepImages,
-		ForceDelete: true,
+		KeepImages:  cfg.RegistryKeepImages,
+		ForceDelete: cfg.RegistryForceDelete,
+		Protect:     cfg.RegistryProtect,
 	}, pulumi.Providers(aws))
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
+	}
+	ci, err := ciidentity.New(ctx, "ci", &ciidentity.Args{
+		Owner:               cfg.GitHubOwner,
+		SourceRepo:          cfg.SourceRepo,
+		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
+		RepositoryARN:       reg.ARN,
+	}, pulumi.Providers(aws))
+	if err != nil {
+		return nil, fmt.Errorf("ci identity: %w", err)
 	}
 
 	github, err := newGitHubProvider(ctx, pulumi.String(cfg.GitHubOwner))
@@ -196,6 +227,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		SourceRepo: cfg.SourceRepo,
 		GitopsRepo: cfg.GitopsRepo,
 		AppName:    cfg.AppName,
+		PullSecret: pullsecret.SecretName,
 	}, pulumi.Providers(github))
 	if err != nil {
 		return nil, fmt.Errorf("repos: %w", err)
@@ -213,9 +245,16 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	ctx.Export(OutputSourceRepo, rp.SourceRepo)
 	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
 	ctx.Export(OutputImageRepository, reg.RepositoryURL)
+	ctx.Export(OutputRepositoryARN, reg.ARN)
+	ctx.Export(OutputRegistryID, reg.RegistryID)
+	ctx.Export(OutputAWSRegion, pulumi.String(cfg.AWSRegion))
+	ctx.Export(OutputCIRoleARN, ci.RoleARN)
 	return &hubRefs{
 		provider:        hubProvider,
 		github:          github,
+		aws:             aws,
+		awsRegion:       pulumi.String(cfg.AWSRegion).ToStringOutput(),
+		repositoryARN:   reg.ARN,
 		argocdNamespace: argo.Namespace,
 		gitopsRepo:      rp.GitopsRepo,
 		imageRepository: reg.RepositoryURL,
@@ -332,9 +371,19 @@ func referenceHub(ctx *pulumi.Context, cfg *Config) (*hubRefs, error) {
 	if err != nil {
 		return nil, err
 	}
+	region := out(OutputAWSRegion)
+	var aws pulumi.ProviderResource
+	if cfg.EKSClusterName == "" { // only the ECR pull credential needs AWS here
+		if aws, err = newAWSProvider(ctx, "aws", region); err != nil {
+			return nil, err
+		}
+	}
 	return &hubRefs{
 		provider:        provider,
 		github:          github,
+		aws:             aws,
+		awsRegion:       region,
+		repositoryARN:   out(OutputRepositoryARN),
 		argocdNamespace: out(OutputArgoCDNamespace),
 		gitopsRepo:      out(OutputGitopsRepo),
 		imageRepository: out(OutputImageRepository),

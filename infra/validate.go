@@ -24,8 +24,11 @@ var (
 	slackChannelName = regexp.MustCompile(`^#?[\p{Ll}\p{Lo}\p{Nd}_-]{1,80}$`)
 	slackChannelID   = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 	// EKS cluster names: letters, digits, - and _, starting with a letter or digit.
-	eksClusterName = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
-	iamRoleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	eksClusterName  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+	oidcProviderARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	// ECR repository names: lower case components separated by / . _ -.
+	ecrRepoName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	iamRoleARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
 // validate checks the typed config; parse problems were recorded already.
@@ -119,6 +122,9 @@ func (p *parser) validateAccess(c *Config) {
 		} else if !iamRoleARN.MatchString(c.EKSRoleARN) {
 			p.add(KeyEKSRoleARN, c.EKSRoleARN, "expected an IAM role ARN such as arn:aws:iam::123456789012:role/argocd")
 		}
+	}
+	if c.Hub && c.GitHubOIDCProviderARN != "" && !oidcProviderARN.MatchString(c.GitHubOIDCProviderARN) {
+		p.add(KeyOIDCProviderARN, c.GitHubOIDCProviderARN, "expected the ARN of the account's GitHub OIDC provider, arn:aws:iam::<12-digit account>:oidc-provider/token.actions.githubusercontent.com")
 	}
 	if c.Hub && c.ArgoCDURL != "" {
 		u, err := url.Parse(c.ArgoCDURL)

@@ -143,10 +143,10 @@ func TestLeastPrivilegeIdentity(t *testing.T) {
 	t.Parallel()
 	for _, env := range stacks {
 		res := evaluate(t, env)
-		sa := one(t, res, "kubernetes:core/v1:ServiceAccount")
+		sa := named(t, res, "kubernetes:core/v1:ServiceAccount", env+"-manager")
 		assert.Equal(t, "argocd-manager", path(sa.Inputs, "metadata", "name").StringValue())
 		assert.Equal(t, env, providerOf(sa), "the identity lives in %s's own cluster", env)
-		role := one(t, res, "kubernetes:rbac.authorization.k8s.io/v1:Role")
+		role := named(t, res, "kubernetes:rbac.authorization.k8s.io/v1:Role", env+"-manager-app")
 		assert.Equal(t, "gitops-monitor", path(role.Inputs, "metadata", "namespace").StringValue())
 		cr := one(t, res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
 		rules := reveal(cr.Inputs["rules"]).([]any)
@@ -164,7 +164,9 @@ func TestEKSUsesIAM(t *testing.T) {
 	t.Parallel()
 	res, err := evaluateWith(t, "prod", map[string]string{"eksClusterName": "prod", "eksRoleArn": "arn:aws:iam::123456789012:role/argocd"})
 	require.NoError(t, err)
-	assert.Empty(t, byType(res, "kubernetes:core/v1:ServiceAccount"))
+	assert.Empty(t, byType(res, "kubernetes:core/v1:ServiceAccount"), "no argocd-manager, no pull-secret refresher")
+	assert.Empty(t, byType(res, "aws:iam/user:User"), "EKS nodes pull with their IAM role")
+	assert.Empty(t, byType(res, typeAWSProvider))
 	var cfg map[string]any
 	require.NoError(t, json.Unmarshal([]byte(path(named(t, res, typeSecret, "prod-registration").Inputs, "stringData", "config").StringValue()), &cfg))
 	assert.Equal(t, map[string]any{"clusterName": "prod", "roleARN": "arn:aws:iam::123456789012:role/argocd"}, cfg["awsAuthConfig"])

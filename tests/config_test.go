@@ -109,8 +109,14 @@ func TestConfigRejectsMalformed(t *testing.T) {
 		{"Argo CD URL over http", hubRaw, map[string]string{key("argocdUrl"): "http://argocd.example.com"}, nil, []string{key("argocdUrl")}},
 		{"Argo CD URL without a host", hubRaw, map[string]string{key("argocdUrl"): "argocd"}, nil, []string{key("argocdUrl")}},
 		{"admin login not a boolean", hubRaw, map[string]string{key("argocdAdminEnabled"): "on"}, nil, []string{key("argocdAdminEnabled")}},
+		{"registry keeps no image", hubRaw, map[string]string{key("registryKeepImages"): "0"}, nil, []string{key("registryKeepImages")}},
+		{"registry keeps too many", hubRaw, map[string]string{key("registryKeepImages"): "1001"}, nil, []string{key("registryKeepImages")}},
+		{"OIDC provider ARN of another issuer", hubRaw, map[string]string{key("githubOidcProviderArn"): "arn:aws:iam::123456789012:oidc-provider/gitlab.com"}, nil, []string{key("githubOidcProviderArn")}},
+		{"OIDC provider ARN with a short account", hubRaw, map[string]string{key("githubOidcProviderArn"): "arn:aws:iam::1234:oidc-provider/token.actions.githubusercontent.com"}, nil, []string{key("githubOidcProviderArn")}},
+		{"app name ECR would refuse", hubRaw, map[string]string{key("appName"): "Gitops_Monitor"}, nil, []string{key("appName")}},
+		{"region on a non-hub stack", envRaw, map[string]string{key("awsRegion"): "us-east-1"}, nil, []string{key("awsRegion")}},
 		{"HA on a non-hub stack", envRaw, map[string]string{key("argocdHA"): "true"}, nil, []string{key("argocdHA")}},
-		{"several problems at once", envRaw, map[string]string{key("replicas"): "0", key("syncMode"): "sometimes", key("awsRegion"): "mars-1"},
+		{"several problems at once", hubRaw, map[string]string{key("replicas"): "0", key("syncMode"): "sometimes", key("awsRegion"): "mars-1"},
 			nil, []string{key("replicas"), key("syncMode"), key("awsRegion")}},
 	}
 	require.GreaterOrEqual(t, len(cases), 30)

@@ -109,7 +109,8 @@ func TestEnvironmentStacks(t *testing.T) {
 			res := evaluate(t, env)
 			assert.Empty(t, byType(res, typeECR), "only the hub owns ECR")
 			assert.Empty(t, byType(res, typeRepo), "only the hub owns the repos")
-			assert.Empty(t, byType(res, typeAWSProvider))
+			aws := one(t, res, typeAWSProvider)
+			assert.Equal(t, "ap-northeast-2", aws.Inputs["region"].StringValue(), "the registry's region, from the hub")
 
 			ref := one(t, res, typeStackRef)
 			assert.Equal(t, "dev", ref.Inputs["name"].StringValue())

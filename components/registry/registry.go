@@ -20,6 +20,8 @@ type Args struct {
 	KeepImages int
 	// ForceDelete lets `pulumi destroy` remove a repository that still holds images.
 	ForceDelete bool
+	// Protect makes Pulumi refuse to delete the repository at all.
+	Protect bool
 }
 
 // Registry is the ECR repository the CI pushes to, with its lifecycle policy.
@@ -55,7 +57,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			&ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("AES256")},
 		},
 		ForceDelete: pulumi.Bool(args.ForceDelete),
-	}, pulumi.Parent(r))
+	}, pulumi.Parent(r), pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, fmt.Errorf("ecr repository: %w", err)
 	}

@@ -23,6 +23,8 @@ type SeedData struct {
 	SourceRepo string
 	GitopsRepo string
 	AppName    string
+	// PullSecret is the image pull secret the app's Deployment references.
+	PullSecret string
 }
 
 // OverlayData is what one environment's overlay is rendered from.

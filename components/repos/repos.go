@@ -23,6 +23,7 @@ type Args struct {
 	SourceRepo string
 	GitopsRepo string
 	AppName    string
+	PullSecret string
 }
 
 // Repos are the source repo (app, Dockerfile, CI) and the gitops repo (what runs).
@@ -40,7 +41,7 @@ type Repos struct {
 
 // New creates both repos and commits their first content.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Repos, error) {
-	data := SeedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName}
+	data := SeedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName, PullSecret: args.PullSecret}
 	seeds := map[string][]File{}
 	for _, kind := range []string{"source", "gitops"} {
 		files, err := SeedFiles(kind, data)

@@ -42,9 +42,13 @@ type Resource struct {
 // overlay, a token into a cluster Secret). An attribute the program reads
 // must be listed here: one that is not resolves to its input or to nothing.
 var computedOutputs = map[string][]string{
-	"aws:ecr/repository:Repository":      {"repositoryUrl", "registryId", "arn"},
-	"github:index/repository:Repository": {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
-	"tls:index/privateKey:PrivateKey":    {"privateKeyOpenssh", "publicKeyOpenssh", "privateKeyPem", "publicKeyPem"},
+	"aws:ecr/repository:Repository":                       {"repositoryUrl", "registryId", "arn"},
+	"github:index/repository:Repository":                  {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
+	"tls:index/privateKey:PrivateKey":                     {"privateKeyOpenssh", "publicKeyOpenssh", "privateKeyPem", "publicKeyPem"},
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": {"arn"},
+	"aws:iam/role:Role":                                   {"arn", "name", "uniqueId"},
+	"aws:iam/user:User":                                   {"arn", "uniqueId"},
+	"aws:iam/accessKey:AccessKey":                         {"secret", "sesSmtpPasswordV4"},
 }
 
 // serviceAccountTokenData is what Kubernetes fills into a

@@ -1,0 +1,128 @@
+// Package ciidentity gives the source repo's GitHub Actions workflow an AWS
+// identity through OIDC: no long-lived AWS key exists for the CI.
+package ciidentity
+
+import (
+	"fmt"
+
+	"github.com/gitops-platform/gitops-platform/components/policydoc"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's type; renaming it needs pulumi.Aliases.
+const TypeToken = "gitops-platform:ciidentity:CIIdentity"
+
+// GitHub's OIDC issuer and the audience AWS's credential action asks for.
+const (
+	IssuerURL = "https://token.actions.githubusercontent.com"
+	issuer    = "token.actions.githubusercontent.com"
+	Audience  = "sts.amazonaws.com"
+)
+
+// PushActions are exactly what `docker push` to ECR needs on the repository.
+var PushActions = []string{
+	"ecr:BatchCheckLayerAvailability",
+	"ecr:CompleteLayerUpload",
+	"ecr:InitiateLayerUpload",
+	"ecr:PutImage",
+	"ecr:UploadLayerPart",
+}
+
+// Args configure the CI's identity.
+type Args struct {
+	// Owner and SourceRepo name the only repository whose main branch may
+	// assume the role.
+	Owner      string
+	SourceRepo string
+	// ExistingProviderARN reuses the account's GitHub OIDC provider (an
+	// account holds one per URL); empty creates it.
+	ExistingProviderARN string
+	// RepositoryARN is the ECR repository the CI pushes to.
+	RepositoryARN pulumi.StringInput
+}
+
+// CIIdentity is the OIDC provider and the role the CI assumes.
+type CIIdentity struct {
+	pulumi.ResourceState
+
+	ProviderARN pulumi.StringOutput `pulumi:"providerArn"`
+	RoleARN     pulumi.StringOutput `pulumi:"roleArn"`
+}
+
+// Subject is the only token subject the role trusts: pushes to main of one repo.
+func Subject(owner, repo string) string {
+	return fmt.Sprintf("repo:%s/%s:ref:refs/heads/main", owner, repo)
+}
+
+// TrustPolicy lets GitHub's OIDC tokens for that subject, and no other,
+// assume the role.
+func TrustPolicy(providerARN, owner, repo string) policydoc.Document {
+	return policydoc.New(policydoc.Statement{
+		Sid:       "GitHubActionsMainBranch",
+		Effect:    "Allow",
+		Principal: map[string]string{"Federated": providerARN},
+		Action:    []string{"sts:AssumeRoleWithWebIdentity"},
+		Condition: map[string]map[string]string{"StringEquals": {
+			issuer + ":aud": Audience,
+			issuer + ":sub": Subject(owner, repo),
+		}},
+	})
+}
+
+// PushPolicy allows logging in to ECR and pushing to one repository.
+func PushPolicy(repositoryARN string) policydoc.Document {
+	return policydoc.New(
+		// GetAuthorizationToken has no resource-level permissions.
+		policydoc.Allow("EcrLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}),
+		policydoc.Allow("PushToTheAppRepository", PushActions, []string{repositoryARN}),
+	)
+}
+
+// New creates (or reuses) the OIDC provider and creates the role.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*CIIdentity, error) {
+	if args.Owner == "" || args.SourceRepo == "" {
+		return nil, fmt.Errorf("ci identity %s: owner and source repo are required", name)
+	}
+	c := &CIIdentity{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
+		return nil, err
+	}
+	providerARN := pulumi.String(args.ExistingProviderARN).ToStringOutput()
+	if args.ExistingProviderARN == "" {
+		p, err := iam.NewOpenIdConnectProvider(ctx, name+"-github-oidc", &iam.OpenIdConnectProviderArgs{
+			Url:           pulumi.String(IssuerURL),
+			ClientIdLists: pulumi.StringArray{pulumi.String(Audience)},
+		}, pulumi.Parent(c))
+		if err != nil {
+			return nil, fmt.Errorf("github oidc provider: %w", err)
+		}
+		providerARN = p.Arn
+	}
+	trust := providerARN.ApplyT(func(arn string) (string, error) {
+		return TrustPolicy(arn, args.Owner, args.SourceRepo).JSON()
+	}).(pulumi.StringOutput)
+	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
+		Description:        pulumi.Sprintf("GitHub Actions of %s (main) pushing images", args.Owner+"/"+args.SourceRepo),
+		AssumeRolePolicy:   trust,
+		MaxSessionDuration: pulumi.Int(3600),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, fmt.Errorf("ci role: %w", err)
+	}
+	push := args.RepositoryARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
+		return PushPolicy(arn).JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-push", &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: push,
+	}, pulumi.Parent(c)); err != nil {
+		return nil, fmt.Errorf("ci push policy: %w", err)
+	}
+	c.ProviderARN = providerARN
+	c.RoleARN = role.Arn
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"providerArn": c.ProviderARN, "roleArn": c.RoleARN}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

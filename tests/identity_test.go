@@ -1,0 +1,166 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-platform/gitops-platform/components/ciidentity"
+	"github.com/gitops-platform/gitops-platform/components/pullsecret"
+	"github.com/gitops-platform/gitops-platform/components/registry"
+	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type policyDoc struct {
+	Version   string
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal map[string]string
+		Action    []string
+		Resource  []string
+		Condition map[string]map[string]string
+	}
+}
+
+func parsePolicy(t *testing.T, s string) policyDoc {
+	t.Helper()
+	var d policyDoc
+	require.NoError(t, json.Unmarshal([]byte(s), &d), s)
+	require.Equal(t, "2012-10-17", d.Version)
+	return d
+}
+
+// TestCIRoleTrustsOneRepoAndBranch checks the CI role's trust: GitHub's
+// OIDC tokens for pushes to main of the source repo, audience STS, exactly;
+// a subject widened to repo:<owner>/* (or any pattern) fails it.
+func TestCIRoleTrustsOneRepoAndBranch(t *testing.T) {
+	t.Parallel()
+	res := evaluate(t, "dev")
+	oidc := one(t, res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+	assert.Equal(t, "https://token.actions.githubusercontent.com", oidc.Inputs["url"].StringValue())
+	assert.Equal(t, []any{"sts.amazonaws.com"}, reveal(oidc.Inputs["clientIdLists"]))
+
+	trustJSON := one(t, res, "aws:iam/role:Role").Inputs["assumeRolePolicy"].StringValue()
+	trust := parsePolicy(t, trustJSON)
+	require.Len(t, trust.Statement, 1)
+	st := trust.Statement[0]
+	assert.Equal(t, "Allow", st.Effect)
+	assert.Equal(t, []string{"sts:AssumeRoleWithWebIdentity"}, st.Action)
+	assert.Equal(t, map[string]string{"Federated": offline.ComputedPlaceholder("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "ci-github-oidc", "arn")}, st.Principal)
+	assert.Equal(t, map[string]map[string]string{"StringEquals": {
+		"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+		"token.actions.githubusercontent.com:sub": "repo:gitops-seminar/tech-seminar-source:ref:refs/heads/main",
+	}}, st.Condition, "only exact matches: no StringLike, no other repo or branch")
+	assert.NotContains(t, trustJSON, "*", "no wildcard anywhere in the trust")
+}
+
+// TestCIRolePushesToOneRepository checks the CI's permissions: ECR login,
+// and exactly the push actions on the app's repository.
+func TestCIRolePushesToOneRepository(t *testing.T) {
+	t.Parallel()
+	res := evaluate(t, "dev")
+	policy := parsePolicy(t, one(t, res, "aws:iam/rolePolicy:RolePolicy").Inputs["policy"].StringValue())
+	require.Len(t, policy.Statement, 2)
+	assert.Equal(t, []string{"ecr:GetAuthorizationToken"}, policy.Statement[0].Action)
+	assert.Equal(t, []string{"*"}, policy.Statement[0].Resource, "GetAuthorizationToken has no resource-level permission")
+	assert.Equal(t, []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
+		"ecr:PutImage", "ecr:UploadLayerPart"}, policy.Statement[1].Action)
+	assert.Equal(t, []string{offline.ComputedPlaceholder(typeECR, "gitops-monitor", "arn")}, policy.Statement[1].Resource)
+	assert.Equal(t, ciidentity.Subject("o", "r"), "repo:o/r:ref:refs/heads/main")
+}
+
+// TestExistingOIDCProviderIsReused checks that with an existing provider's
+// ARN no second provider is created and the role trusts that one.
+func TestExistingOIDCProviderIsReused(t *testing.T) {
+	t.Parallel()
+	arn := "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+	res, err := evaluateWith(t, "dev", map[string]string{"githubOidcProviderArn": arn})
+	require.NoError(t, err)
+	assert.Empty(t, byType(res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider"))
+	trust := parsePolicy(t, one(t, res, "aws:iam/role:Role").Inputs["assumeRolePolicy"].StringValue())
+	assert.Equal(t, arn, trust.Statement[0].Principal["Federated"])
+}
+
+// TestRegistryProtection checks forceDelete and protect: the seminar's dev
+// hub may delete its images; a production hub protects them.
+func TestRegistryProtection(t *testing.T) {
+	t.Parallel()
+	lab := one(t, evaluate(t, "dev"), typeECR)
+	assert.True(t, lab.Inputs["forceDelete"].BoolValue())
+	assert.False(t, lab.Protect)
+	res, err := evaluateWith(t, "dev", map[string]string{"registryForceDelete": "false", "registryProtect": "true", "registryKeepImages": "100"})
+	require.NoError(t, err)
+	prod := one(t, res, typeECR)
+	assert.False(t, prod.Inputs["forceDelete"].BoolValue())
+	assert.True(t, prod.Protect)
+	assert.Contains(t, one(t, res, typeLifecycle).Inputs["policy"].StringValue(), `"countNumber":100`)
+}
+
+// TestLifecyclePolicyGolden checks the lifecycle policy JSON byte for byte:
+// ECR returns rules in ascending priority, so any other order would show a
+// change on every preview.
+func TestLifecyclePolicyGolden(t *testing.T) {
+	t.Parallel()
+	got, err := registry.LifecyclePolicy(30)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "lifecycle-policy.json")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(got+"\n"), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, strings.TrimSpace(string(want)), got)
+}
+
+// TestPullSecretRefresh checks each cluster's ECR pull credential: a user
+// that can only read the app's repository, its key in a Secret, and a
+// CronJob (plus a first Job) with pinned images that rewrites the pull
+// secret the Deployment references, every 6 hours.
+func TestPullSecretRefresh(t *testing.T) {
+	t.Parallel()
+	for _, env := range stacks {
+		res := evaluate(t, env)
+		policy := parsePolicy(t, one(t, res, "aws:iam/userPolicy:UserPolicy").Inputs["policy"].StringValue())
+		assert.Equal(t, []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, policy.Statement[1].Action)
+		assert.Equal(t, []string{offline.ComputedPlaceholder(typeECR, "gitops-monitor", "arn")}, policy.Statement[1].Resource)
+
+		cred := named(t, res, typeSecret, env+"-ecr-pull-aws")
+		require.True(t, cred.Inputs["stringData"].IsSecret())
+		data := reveal(cred.Inputs["stringData"]).(map[string]any)
+		assert.Equal(t, offline.ComputedPlaceholder("aws:iam/accessKey:AccessKey", env+"-ecr-pull-key", "secret"), data["AWS_SECRET_ACCESS_KEY"])
+		assert.Equal(t, "ap-northeast-2", data["AWS_REGION"])
+		assert.Equal(t, pullsecret.SecretName, data["PULL_SECRET_NAME"])
+		assert.Equal(t, env, providerOf(cred))
+
+		cron := one(t, res, "kubernetes:batch/v1:CronJob")
+		spec := reveal(cron.Inputs["spec"]).(map[string]any)
+		assert.Equal(t, "0 */6 * * *", spec["schedule"], "a 12-hour token gets two refreshes")
+		pod := spec["jobTemplate"].(map[string]any)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+		var images []string
+		for _, kind := range []string{"initContainers", "containers"} {
+			for _, c := range pod[kind].([]any) {
+				img := c.(map[string]any)["image"].(string)
+				images = append(images, img)
+				assert.Regexp(t, `:[0-9v][0-9.]+$`, img, "pinned to an exact version")
+			}
+		}
+		assert.Equal(t, []string{pullsecret.AWSCLIImage, pullsecret.KubectlImage}, images)
+		assert.NotEmpty(t, byType(res, "kubernetes:batch/v1:Job"), "a first refresh runs at once")
+
+		dir := t.TempDir()
+		require.NoError(t, res.Write(dir))
+		assertNoStringInTree(t, dir, "accessKey:AccessKey "+env+"-ecr-pull-key.secret")
+	}
+	files, err := evaluate(t, "dev").RepoFiles()
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Path == "manifests/base/deployment.yaml" {
+			assert.Contains(t, f.Content, "imagePullSecrets:\n        - name: "+pullsecret.SecretName)
+		}
+	}
+}
