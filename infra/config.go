@@ -91,6 +91,10 @@ type Config struct {
 	// GitHubOIDCProviderARN names an existing GitHub Actions OIDC provider;
 	// empty, the program creates one.
 	GitHubOIDCProviderARN string
+	// BootstrapImage builds and pushes the first image; when off,
+	// BootstrapImageTag names the image the environments start from.
+	BootstrapImage    bool
+	BootstrapImageTag string
 
 	GitHubOwner string
 	SourceRepo  string
@@ -301,6 +305,8 @@ func (p *parser) typed() *Config {
 		RegistryForceDelete:             p.boolean(KeyRegistryForceDelete),
 		RegistryProtect:                 p.boolean(KeyRegistryProtect),
 		GitHubOIDCProviderARN:           p.str(KeyOIDCProviderARN),
+		BootstrapImage:                  p.boolean(KeyBootstrapImage),
+		BootstrapImageTag:               p.str(KeyBootstrapImageTag),
 		GitHubOwner:                     p.str(KeyGitHubOwner),
 		SourceRepo:                      p.str(KeySourceRepo),
 		GitopsRepo:                      p.str(KeyGitopsRepo),

@@ -66,6 +66,8 @@ const (
 	KeyRegistryForceDelete = "registryForceDelete"
 	KeyRegistryProtect     = "registryProtect"
 	KeyOIDCProviderARN     = "githubOidcProviderArn"
+	KeyBootstrapImage      = "bootstrapImage"
+	KeyBootstrapImageTag   = "bootstrapImageTag"
 	KeyGitHubOwner         = "githubOwner"
 	KeySourceRepo          = "sourceRepo"
 	KeyGitopsRepo          = "gitopsRepo"
@@ -128,6 +130,9 @@ var keys = []keySpec{
 	{name: KeyRegistryProtect, kind: kindBool, def: "false", hubOnly: true},
 	// An account holds one OIDC provider per URL: reuse it when it exists.
 	{name: KeyOIDCProviderARN, hubOnly: true},
+	// The first image needs a Docker daemon; without one, name an image.
+	{name: KeyBootstrapImage, kind: kindBool, def: "true", hubOnly: true},
+	{name: KeyBootstrapImageTag, hubOnly: true},
 	{name: KeyGitHubOwner, hubOnly: true},
 	{name: KeySourceRepo, def: defaultSourceRepo, hubOnly: true},
 	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},

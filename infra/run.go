@@ -13,6 +13,7 @@ import (
 	"github.com/gitops-platform/gitops-platform/components/argocd"
 	"github.com/gitops-platform/gitops-platform/components/ciidentity"
 	"github.com/gitops-platform/gitops-platform/components/clusters"
+	"github.com/gitops-platform/gitops-platform/components/image"
 	"github.com/gitops-platform/gitops-platform/components/pullsecret"
 	"github.com/gitops-platform/gitops-platform/components/registry"
 	"github.com/gitops-platform/gitops-platform/components/repos"
@@ -32,15 +33,12 @@ const (
 	OutputRegistryID      = "registryId"
 	OutputAWSRegion       = "awsRegion"
 	OutputCIRoleARN       = "ciRoleArn"
+	OutputImageTag        = "imageTag"
 	OutputEnvironment     = "environment"
 	OutputClusterSecret   = "clusterSecret"
 	OutputAppNamespace    = "appNamespace"
 	OutputOverlayPath     = "overlayPath"
 )
-
-// BootstrapImageTag is the tag every overlay starts from, until the source
-// repo's CI sets the first sha- tag.
-const BootstrapImageTag = "sha-bootstrap"
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
 func Run(ctx *pulumi.Context) error {
@@ -114,7 +112,9 @@ type hubRefs struct {
 	argocdNamespace pulumi.StringOutput
 	gitopsRepo      pulumi.StringOutput
 	imageRepository pulumi.StringOutput
-	repositoryARN   pulumi.StringOutput
+	// imageTag is the tag every overlay starts from, until the CI sets one.
+	imageTag      pulumi.StringOutput
+	repositoryARN pulumi.StringOutput
 }
 
 func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
@@ -175,7 +175,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
 		GitopsRepo:      hub.gitopsRepo,
 		ImageRepository: hub.imageRepository,
-		ImageTag:        BootstrapImageTag,
+		ImageTag:        hub.imageTag,
 		Environment:     cfg.Environment,
 		AppName:         cfg.AppName,
 		AppNamespace:    cfg.AppNamespace,
@@ -233,6 +233,23 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		return nil, fmt.Errorf("repos: %w", err)
 	}
 
+	tag := pulumi.String(cfg.BootstrapImageTag).ToStringOutput()
+	if cfg.BootstrapImage {
+		img, err := image.New(ctx, cfg.AppName+"-bootstrap", &image.Args{
+			Files:         rp.SourceFiles,
+			RepositoryURL: reg.RepositoryURL,
+			RegistryID:    reg.RegistryID,
+		}, pulumi.Providers(aws))
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap image: %w", err)
+		}
+		// The digest ties the tag to a pushed image: overlays wait for the push.
+		tag = img.RepoDigest.ApplyT(func(string) string { return img.Tag }).(pulumi.StringOutput)
+	} else {
+		ctx.Log.Warn(fmt.Sprintf("bootstrapImage is off: no image is built; the environments start from %s:%s, "+
+			"which must exist in the repository", cfg.AppName, cfg.BootstrapImageTag), nil)
+	}
+
 	argo, err := deployArgoCD(ctx, cfg, rp, hubProvider)
 	if err != nil {
 		return nil, err
@@ -249,11 +266,13 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	ctx.Export(OutputRegistryID, reg.RegistryID)
 	ctx.Export(OutputAWSRegion, pulumi.String(cfg.AWSRegion))
 	ctx.Export(OutputCIRoleARN, ci.RoleARN)
+	ctx.Export(OutputImageTag, tag)
 	return &hubRefs{
 		provider:        hubProvider,
 		github:          github,
 		aws:             aws,
 		awsRegion:       pulumi.String(cfg.AWSRegion).ToStringOutput(),
+		imageTag:        tag,
 		repositoryARN:   reg.ARN,
 		argocdNamespace: argo.Namespace,
 		gitopsRepo:      rp.GitopsRepo,
@@ -383,6 +402,7 @@ func referenceHub(ctx *pulumi.Context, cfg *Config) (*hubRefs, error) {
 		github:          github,
 		aws:             aws,
 		awsRegion:       region,
+		imageTag:        out(OutputImageTag),
 		repositoryARN:   out(OutputRepositoryARN),
 		argocdNamespace: out(OutputArgoCDNamespace),
 		gitopsRepo:      out(OutputGitopsRepo),

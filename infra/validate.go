@@ -28,6 +28,7 @@ var (
 	oidcProviderARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 	// ECR repository names: lower case components separated by / . _ -.
 	ecrRepoName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	imageTag    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	iamRoleARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
@@ -125,6 +126,16 @@ func (p *parser) validateAccess(c *Config) {
 	}
 	if c.Hub && c.GitHubOIDCProviderARN != "" && !oidcProviderARN.MatchString(c.GitHubOIDCProviderARN) {
 		p.add(KeyOIDCProviderARN, c.GitHubOIDCProviderARN, "expected the ARN of the account's GitHub OIDC provider, arn:aws:iam::<12-digit account>:oidc-provider/token.actions.githubusercontent.com")
+	}
+	if c.Hub {
+		switch {
+		case !c.BootstrapImage && c.BootstrapImageTag == "":
+			p.add(KeyBootstrapImageTag, "", "required when bootstrapImage is false: the tag of an image already in the repository, which the environments start from")
+		case c.BootstrapImage && c.BootstrapImageTag != "":
+			p.add(KeyBootstrapImageTag, c.BootstrapImageTag, "only used when bootstrapImage is false (the program tags the image it builds)")
+		case c.BootstrapImageTag != "" && !imageTag.MatchString(c.BootstrapImageTag):
+			p.add(KeyBootstrapImageTag, c.BootstrapImageTag, "expected an image tag: letters, digits, _ . -, at most 128 characters")
+		}
 	}
 	if c.Hub && c.ArgoCDURL != "" {
 		u, err := url.Parse(c.ArgoCDURL)

@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/components/ciidentity"
+	"github.com/gitops-platform/gitops-platform/components/image"
 	"github.com/gitops-platform/gitops-platform/components/pullsecret"
 	"github.com/gitops-platform/gitops-platform/components/registry"
+	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -161,6 +163,65 @@ func TestPullSecretRefresh(t *testing.T) {
 	for _, f := range files {
 		if f.Path == "manifests/base/deployment.yaml" {
 			assert.Contains(t, f.Content, "imagePullSecrets:\n        - name: "+pullsecret.SecretName)
+		}
+	}
+}
+
+// TestBootstrapImage checks the first image: built from exactly the source
+// repo's seeded files, tagged from their content, pushed with a secret
+// registry password, and the tag every overlay starts from (the joining
+// stacks read it from the hub). Under mocks no build context is written.
+func TestBootstrapImage(t *testing.T) {
+	t.Parallel()
+	res := evaluate(t, "dev")
+	img := one(t, res, "docker:index/image:Image")
+	files, err := res.RepoFiles()
+	require.NoError(t, err)
+	var source []repos.File
+	for _, f := range files {
+		if f.Repo == "tech-seminar-source" {
+			source = append(source, repos.File{Path: f.Path, Content: f.Content})
+		}
+	}
+	require.NotEmpty(t, source)
+	tag := image.Tag(source)
+	assert.Regexp(t, `^sha-bootstrap-[0-9a-f]{12}$`, tag)
+	assert.Equal(t, ".bootstrap-image/"+tag, path(img.Inputs, "build", "context").StringValue())
+	assert.True(t, strings.HasSuffix(img.Inputs["imageName"].StringValue(), ":"+tag))
+	assert.True(t, path(img.Inputs, "registry").IsObject())
+	require.True(t, img.Inputs["registry"].ObjectValue()["password"].IsSecret(), "the registry password is a secret")
+	_, err = os.Stat(filepath.Join(".", image.ContextRoot))
+	assert.True(t, os.IsNotExist(err), "the offline run writes no build context")
+
+	changed := append([]repos.File(nil), source...)
+	changed[0].Content += "\n"
+	assert.NotEqual(t, tag, image.Tag(changed), "a changed app gets a new tag (tags are immutable)")
+
+	for _, env := range stacks {
+		files, err := evaluate(t, env).RepoFiles()
+		require.NoError(t, err)
+		for _, f := range files {
+			if f.Path == "manifests/"+env+"/kustomization.yaml" {
+				assert.Contains(t, f.Content, "newTag: "+tag, env)
+			}
+		}
+	}
+}
+
+// TestWithoutDocker checks bootstrapImage: false: no image is built, the
+// program warns, and the overlays start from the tag config names.
+func TestWithoutDocker(t *testing.T) {
+	t.Parallel()
+	res, err := evaluateWith(t, "dev", map[string]string{"bootstrapImage": "false", "bootstrapImageTag": "sha-0a1b2c3"})
+	require.NoError(t, err)
+	assert.Empty(t, byType(res, "docker:index/image:Image"))
+	require.Len(t, res.Warnings, 2)
+	assert.Contains(t, res.Warnings[0]+res.Warnings[1], "bootstrapImage is off")
+	files, err := res.RepoFiles()
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Path == "manifests/dev/kustomization.yaml" {
+			assert.Contains(t, f.Content, "newTag: sha-0a1b2c3")
 		}
 	}
 }

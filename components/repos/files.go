@@ -60,7 +60,7 @@ func SeedFiles(kind string, data SeedData) ([]File, error) {
 		if err != nil {
 			return err
 		}
-		files = append(files, File{Path: strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl"), Content: content})
+		files = append(files, File{Path: repoPath(strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl")), Content: content})
 		return nil
 	})
 	if err != nil {
@@ -71,6 +71,17 @@ func SeedFiles(kind string, data SeedData) ([]File, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
+}
+
+// dotFiles are templates stored without their leading dot, which go:embed
+// would skip.
+var dotFiles = map[string]string{"dockerignore": ".dockerignore"}
+
+func repoPath(p string) string {
+	if dot, ok := dotFiles[p]; ok {
+		return dot
+	}
+	return p
 }
 
 // OverlayPath is where an environment's overlay lives in the gitops repo; the

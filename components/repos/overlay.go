@@ -13,7 +13,7 @@ type OverlayArgs struct {
 	// ImageRepository is the ECR repository URL (the hub's output).
 	ImageRepository pulumi.StringInput
 	// ImageTag is the first tag the overlay runs; the CI owns it afterwards.
-	ImageTag     string
+	ImageTag     pulumi.StringInput
 	Environment  string
 	AppName      string
 	AppNamespace string
@@ -33,7 +33,7 @@ type Overlay struct {
 func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pulumi.ResourceOption) (*Overlay, error) {
 	data := OverlayData{
 		Environment: args.Environment, AppName: args.AppName, AppNamespace: args.AppNamespace,
-		Replicas: args.Replicas, SyncMode: args.SyncMode, ImageTag: args.ImageTag,
+		Replicas: args.Replicas, SyncMode: args.SyncMode,
 	}
 	// Render once up front so a template error stops the program before any
 	// resource is registered, instead of surfacing inside an apply.
@@ -44,9 +44,9 @@ func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pul
 	if err := ctx.RegisterComponentResource(OverlayTypeToken, name, o, opts...); err != nil {
 		return nil, err
 	}
-	content := args.ImageRepository.ToStringOutput().ApplyT(func(image string) (string, error) {
+	content := pulumi.All(args.ImageRepository, args.ImageTag).ApplyT(func(image []any) (string, error) {
 		d := data
-		d.ImageRepository = image
+		d.ImageRepository, d.ImageTag = image[0].(string), image[1].(string) // the order of All's arguments
 		return RenderOverlay(d)
 	}).(pulumi.StringOutput)
 	path := OverlayPath(args.Environment)

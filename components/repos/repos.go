@@ -34,6 +34,9 @@ type Repos struct {
 	GitopsRepo pulumi.StringOutput `pulumi:"gitopsRepo"`
 	// GitopsSSHURL is how Argo CD clones the gitops repo.
 	GitopsSSHURL pulumi.StringOutput `pulumi:"gitopsSshUrl"`
+	// SourceFiles are the source repo's first content: what the first
+	// image is built from.
+	SourceFiles []File
 	// ArgoCDDeployKey is the private half of the gitops repo's read-only
 	// deploy key (OpenSSH), for Argo CD's repository Secret. Secret.
 	ArgoCDDeployKey pulumi.StringOutput `pulumi:"argocdDeployKey"`
@@ -91,6 +94,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("argocd deploy key: %w", err)
 	}
 
+	r.SourceFiles = seeds["source"]
 	r.SourceRepo = source.Name
 	r.GitopsRepo = gitops.Name
 	// The same URL GitHub reports as ssh_url, known before the repo exists.
