@@ -15,7 +15,7 @@ import (
 func fakeTools(t *testing.T, contexts string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, tool := range []string{"pulumi", "go"} {
+	for _, tool := range []string{"pulumi", "go", "docker"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/sh\nexit 0\n"), 0o755))
 	}
 	kubectl := "#!/bin/sh\nprintf '" + contexts + "'\n"
@@ -46,6 +46,20 @@ func TestPreflightNamesWhatIsMissing(t *testing.T) {
 	assert.Contains(t, out, "kube context 'staging' is not in your kubeconfig")
 	assert.NotContains(t, out, "kube context 'dev'", "dev's context exists")
 	assert.NotContains(t, out, "is not on PATH")
+	assert.NotContains(t, out, "Docker daemon", "docker info answers")
+}
+
+// TestPreflightNeedsDockerForTheFirstImage checks that the hub's first image
+// needs a Docker daemon, and says how to do without one.
+func TestPreflightNeedsDockerForTheFirstImage(t *testing.T) {
+	t.Parallel()
+	tools := fakeTools(t, "dev\\n")
+	require.NoError(t, os.WriteFile(filepath.Join(tools, "docker"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	out, err := runPreflight(t, []string{"PATH=" + tools + ":/usr/bin:/bin", "HOME=" + t.TempDir(),
+		"GITHUB_TOKEN=x", "AWS_PROFILE=lab", "PULUMI_CONFIG_PASSPHRASE=x"}, "dev")
+	require.Error(t, err)
+	assert.Contains(t, out, "no Docker daemon answers")
+	assert.Contains(t, out, "bootstrapImage: false")
 }
 
 // TestPreflightReady checks that preflight passes when everything is there.
