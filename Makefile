@@ -8,12 +8,20 @@ FUZZTIME       ?= 3m
 
 selected = $(if $(STACK),$(STACK),$(STACKS))
 
-.PHONY: test render preview up destroy preflight fuzz bench
+APP_DIR        ?= $(RENDER_DIR)/app-test
 
-## test: vet and run every test (what CI runs)
-test:
+.PHONY: test app-test render preview up destroy preflight fuzz bench
+
+## test: vet and run every test, the seeded app's own included (what CI runs)
+test: app-test
 	go vet ./...
 	go test ./...
+
+## app-test: the seeded app's own tests (node --test), on the files the hub commits
+app-test:
+	rm -rf $(APP_DIR)
+	go run ./cmd/render -stack dev -out $(APP_DIR) > /dev/null
+	cd $(APP_DIR)/repos/tech-seminar-source && npm ci --ignore-scripts --no-audit --no-fund && npm test
 
 ## render: the offline render of each stack into $(RENDER_DIR)/<stack> (no cloud, cluster or token)
 render:
