@@ -9,13 +9,21 @@ FUZZTIME       ?= 3m
 selected = $(if $(STACK),$(STACK),$(STACKS))
 
 APP_DIR        ?= $(RENDER_DIR)/app-test
+# Tools the tests run, built from the Go module proxy into ./bin.
+KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test render preview up destroy preflight fuzz bench
+.PHONY: test app-test tools render preview up destroy preflight fuzz bench
 
 ## test: vet and run every test, the seeded app's own included (what CI runs)
-test: app-test
+test: app-test tools
 	go vet ./...
 	go test ./...
+
+## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
+tools: bin/kustomize
+
+bin/kustomize:
+	GOBIN=$(CURDIR)/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 ## app-test: the seeded app's own tests (node --test), on the files the hub commits
 app-test:

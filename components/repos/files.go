@@ -73,15 +73,26 @@ func SeedFiles(kind string, data SeedData) ([]File, error) {
 	return files, nil
 }
 
-// dotFiles are templates stored without their leading dot, which go:embed
-// would skip.
-var dotFiles = map[string]string{"dockerignore": ".dockerignore"}
+// dotPaths are templates stored without their leading dot, which go:embed
+// would skip: a file, or a directory prefix.
+var dotPaths = map[string]string{"dockerignore": ".dockerignore", "github/": ".github/"}
 
 func repoPath(p string) string {
-	if dot, ok := dotFiles[p]; ok {
-		return dot
+	for stored, real := range dotPaths {
+		if p == stored || (strings.HasSuffix(stored, "/") && strings.HasPrefix(p, stored)) {
+			return real + strings.TrimPrefix(p, stored)
+		}
 	}
 	return p
+}
+
+// delims are the template delimiters of a file: GitHub Actions files, whose own ${{ }} expressions
+// must pass through untouched.
+func delims(name string) (string, string) {
+	if strings.Contains(name, "/github/") {
+		return "[[", "]]"
+	}
+	return "{{", "}}"
 }
 
 // OverlayPath is where an environment's overlay lives in the gitops repo; the
@@ -94,7 +105,8 @@ func RenderOverlay(data OverlayData) (string, error) {
 }
 
 func render(name string, data any) (string, error) {
-	t, err := template.New(path.Base(name)).Option("missingkey=error").ParseFS(templates, name)
+	left, right := delims(name)
+	t, err := template.New(path.Base(name)).Delims(left, right).Option("missingkey=error").ParseFS(templates, name)
 	if err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)
 	}
