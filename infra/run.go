@@ -228,6 +228,12 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		GitopsRepo: cfg.GitopsRepo,
 		AppName:    cfg.AppName,
 		PullSecret: pullsecret.SecretName,
+		CI: repos.CIVariables{
+			AWSRegion:       cfg.AWSRegion,
+			RoleARN:         ci.RoleARN,
+			ImageRepository: reg.RepositoryURL,
+		},
+		ArgoCDURL: cfg.ArgoCDURL,
 	}, pulumi.Providers(github))
 	if err != nil {
 		return nil, fmt.Errorf("repos: %w", err)
@@ -308,6 +314,7 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 		AppNamespace:    cfg.AppNamespace,
 		GitopsRepoURL:   rp.GitopsSSHURL,
 		DeployKey:       rp.ArgoCDDeployKey,
+		WebhookSecret:   rp.WebhookSecret,
 		SlackSecretKey:  slackKey,
 		SlackCredential: slackCredential,
 	}, pulumi.Providers(hubProvider))

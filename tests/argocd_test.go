@@ -46,7 +46,7 @@ func TestArgoCDOnTheHub(t *testing.T) {
 	assert.Equal(t, "git@github.com:gitops-seminar/tech-seminar-gitops.git", path(repo.Inputs, "stringData", "url").StringValue())
 	assert.Equal(t, offline.ComputedPlaceholder("tls:index/privateKey:PrivateKey", "repos-argocd-key", "privateKeyOpenssh"),
 		path(repo.Inputs, "stringData", "sshPrivateKey").StringValue())
-	deployKey := one(t, res, "github:index/repositoryDeployKey:RepositoryDeployKey")
+	deployKey := named(t, res, "github:index/repositoryDeployKey:RepositoryDeployKey", "repos-argocd-key")
 	assert.True(t, deployKey.Inputs["readOnly"].BoolValue(), "Argo CD's key cannot push")
 
 	project := one(t, res, typeProject)

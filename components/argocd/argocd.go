@@ -5,6 +5,7 @@ package argocd
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -38,6 +39,9 @@ type Args struct {
 	GitopsRepoURL pulumi.StringInput
 	// DeployKey is the read-only deploy key's private half (secret).
 	DeployKey pulumi.StringInput
+	// WebhookSecret, when the gitops repo has a webhook, is the secret
+	// Argo CD checks its signature with (nil otherwise).
+	WebhookSecret pulumi.StringInput
 	// SlackSecretKey and SlackCredential fill argocd-notifications-secret;
 	// an empty key leaves the Secret empty (notifications off).
 	SlackSecretKey  string
@@ -92,7 +96,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Version:        pulumi.String(args.ChartVersion),
 		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
 		Namespace:      namespace,
-		Values:         pulumi.ToMap(vals),
+		Values:         releaseValues(vals, args.WebhookSecret),
 		Timeout:        pulumi.Int(600),
 		CleanupOnFail:  pulumi.Bool(true),
 	}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{notifSecret}))
@@ -144,4 +148,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return a, nil
+}
+
+// releaseValues are the chart values, with the webhook secret added to
+// argocd-secret when there is one; the values are then a secret as a whole.
+func releaseValues(vals map[string]any, webhookSecret pulumi.StringInput) pulumi.MapInput {
+	if webhookSecret == nil {
+		return pulumi.ToMap(vals)
+	}
+	return webhookSecret.ToStringOutput().ApplyT(func(secret string) map[string]any {
+		v := maps.Clone(vals)
+		configs := maps.Clone(v["configs"].(map[string]any))
+		configs["secret"] = map[string]any{"githubSecret": secret}
+		v["configs"] = configs
+		return v
+	}).(pulumi.MapOutput)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
-	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -24,7 +23,31 @@ type Args struct {
 	GitopsRepo string
 	AppName    string
 	PullSecret string
+	// CI holds what the source repo's workflow reads as Actions variables.
+	CI CIVariables
+	// ArgoCDURL, when set, gets a webhook from the gitops repo so syncs
+	// start in seconds instead of at the next 3-minute poll.
+	ArgoCDURL string
 }
+
+// CIVariables are the workflow's non-secret settings.
+type CIVariables struct {
+	AWSRegion       string
+	RoleARN         pulumi.StringInput
+	ImageRepository pulumi.StringInput
+}
+
+// Names the workflow reads (see templates/source/github/workflows/ci.yaml.tmpl).
+const (
+	SecretGitopsDeployKey = "GITOPS_DEPLOY_KEY"
+	VarAWSRegion          = "AWS_REGION"
+	VarAWSRoleARN         = "AWS_ROLE_ARN"
+	VarECRRepository      = "ECR_REPOSITORY"
+	VarGitopsRepo         = "GITOPS_REPO"
+	VarAppName            = "APP_NAME"
+	// TestCheck is the CI job main requires on the source repo.
+	TestCheck = "test"
+)
 
 // Repos are the source repo (app, Dockerfile, CI) and the gitops repo (what runs).
 type Repos struct {
@@ -40,6 +63,9 @@ type Repos struct {
 	// ArgoCDDeployKey is the private half of the gitops repo's read-only
 	// deploy key (OpenSSH), for Argo CD's repository Secret. Secret.
 	ArgoCDDeployKey pulumi.StringOutput `pulumi:"argocdDeployKey"`
+	// WebhookSecret signs the gitops repo's webhook to Argo CD (secret);
+	// nil without ArgoCDURL.
+	WebhookSecret pulumi.StringOutput `pulumi:"webhookSecret"`
 }
 
 // New creates both repos and commits their first content.
@@ -80,18 +106,48 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 	}
 
-	// Argo CD reads the gitops repo with a key that cannot push.
-	key, err := tls.NewPrivateKey(ctx, name+"-argocd-key", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, pulumi.Parent(r))
+	// Argo CD reads the gitops repo with a key that cannot push; the CI
+	// pushes tag bumps with one that can, and only to that repo.
+	argoKey, err := deployKey(ctx, r, name+"-argocd-key", gitops.Name, "argocd (read-only, gitops-platform)", true)
 	if err != nil {
-		return nil, fmt.Errorf("argocd deploy key: %w", err)
+		return nil, err
 	}
-	if _, err := github.NewRepositoryDeployKey(ctx, name+"-argocd-key", &github.RepositoryDeployKeyArgs{
-		Repository: gitops.Name,
-		Title:      pulumi.String("argocd (read-only, gitops-platform)"),
-		Key:        key.PublicKeyOpenssh,
-		ReadOnly:   pulumi.Bool(true),
-	}, pulumi.Parent(r)); err != nil {
-		return nil, fmt.Errorf("argocd deploy key: %w", err)
+	ciKey, err := deployKey(ctx, r, name+"-ci-key", gitops.Name, "source CI tag bumps (gitops-platform)", false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := github.NewActionsSecret(ctx, name+"-ci-deploy-key", &github.ActionsSecretArgs{
+		Repository:     source.Name,
+		SecretName:     pulumi.String(SecretGitopsDeployKey),
+		PlaintextValue: ciKey.key.PrivateKeyOpenssh,
+	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"plaintextValue"})); err != nil {
+		return nil, fmt.Errorf("actions secret: %w", err)
+	}
+	for _, v := range []struct {
+		name  string
+		value pulumi.StringInput
+	}{
+		{VarAWSRegion, pulumi.String(args.CI.AWSRegion)},
+		{VarAWSRoleARN, args.CI.RoleARN},
+		{VarECRRepository, args.CI.ImageRepository},
+		{VarGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
+		{VarAppName, pulumi.String(args.AppName)},
+	} {
+		if _, err := github.NewActionsVariable(ctx, name+"-var-"+strings.ToLower(strings.ReplaceAll(v.name, "_", "-")), &github.ActionsVariableArgs{
+			Repository:   source.Name,
+			VariableName: pulumi.String(v.name),
+			Value:        v.value,
+		}, pulumi.Parent(r)); err != nil {
+			return nil, fmt.Errorf("actions variable %s: %w", v.name, err)
+		}
+	}
+	if err := protect(ctx, r, name, source.Name, gitops.Name); err != nil {
+		return nil, err
+	}
+	if args.ArgoCDURL != "" {
+		if r.WebhookSecret, err = webhook(ctx, r, name, gitops.Name, args.ArgoCDURL); err != nil {
+			return nil, err
+		}
 	}
 
 	r.SourceFiles = seeds["source"]
@@ -99,7 +155,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	r.GitopsRepo = gitops.Name
 	// The same URL GitHub reports as ssh_url, known before the repo exists.
 	r.GitopsSSHURL = pulumi.Sprintf("git@github.com:%s/%s.git", args.Owner, gitops.Name)
-	r.ArgoCDDeployKey = pulumi.ToSecret(key.PrivateKeyOpenssh).(pulumi.StringOutput)
+	r.ArgoCDDeployKey = pulumi.ToSecret(argoKey.key.PrivateKeyOpenssh).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"sourceRepo":      r.SourceRepo,
 		"gitopsRepo":      r.GitopsRepo,

@@ -263,7 +263,7 @@ func (r *Result) Summary() string {
 		if i == len(types)-1 {
 			branch = "└─"
 		}
-		fmt.Fprintf(&b, "  %s %-50s %3d\n", branch, t, counts[t])
+		fmt.Fprintf(&b, "  %s %-64s %3d\n", branch, t, counts[t])
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)

@@ -1,0 +1,116 @@
+package repos
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// keyPair is a deploy key made by the program.
+type keyPair struct {
+	key *tls.PrivateKey
+}
+
+// deployKey makes an ED25519 key pair and installs its public half on repo.
+func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pulumi.StringInput, title string, readOnly bool) (*keyPair, error) {
+	key, err := tls.NewPrivateKey(ctx, name, &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, fmt.Errorf("deploy key %s: %w", title, err)
+	}
+	if _, err := github.NewRepositoryDeployKey(ctx, name, &github.RepositoryDeployKeyArgs{
+		Repository: repo,
+		Title:      pulumi.String(title),
+		Key:        key.PublicKeyOpenssh,
+		ReadOnly:   pulumi.Bool(readOnly),
+	}, pulumi.Parent(parent)); err != nil {
+		return nil, fmt.Errorf("deploy key %s: %w", title, err)
+	}
+	return &keyPair{key: key}, nil
+}
+
+// protect puts rulesets on both repos' default branch. The gitops repo's
+// main takes changes by pull request from people, while deploy keys (the
+// CI's tag bumps) may push; the source repo's main needs the CI's test job.
+// Neither allows force pushes or deletion.
+func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, gitops pulumi.StringInput) error {
+	mainBranch := &github.RepositoryRulesetConditionsArgs{
+		RefName: github.RepositoryRulesetConditionsRefNameArgs{
+			Includes: pulumi.ToStringArray([]string{"~DEFAULT_BRANCH"}),
+			Excludes: pulumi.StringArray{},
+		},
+	}
+	if _, err := github.NewRepositoryRuleset(ctx, name+"-gitops-main", &github.RepositoryRulesetArgs{
+		Name:        pulumi.String("main: reviewed changes and CI tag bumps"),
+		Repository:  gitops,
+		Target:      pulumi.String("branch"),
+		Enforcement: pulumi.String("active"),
+		Conditions:  mainBranch,
+		BypassActors: github.RepositoryRulesetBypassActorArray{
+			github.RepositoryRulesetBypassActorArgs{ActorType: pulumi.String("DeployKey"), BypassMode: pulumi.String("always")},
+		},
+		Rules: github.RepositoryRulesetRulesArgs{
+			Deletion:       pulumi.Bool(true),
+			NonFastForward: pulumi.Bool(true),
+			PullRequest: &github.RepositoryRulesetRulesPullRequestArgs{
+				RequiredApprovingReviewCount: pulumi.Int(1),
+				DismissStaleReviewsOnPush:    pulumi.Bool(true),
+			},
+		},
+	}, pulumi.Parent(parent)); err != nil {
+		return fmt.Errorf("gitops ruleset: %w", err)
+	}
+	if _, err := github.NewRepositoryRuleset(ctx, name+"-source-main", &github.RepositoryRulesetArgs{
+		Name:        pulumi.String("main: tested changes only"),
+		Repository:  source,
+		Target:      pulumi.String("branch"),
+		Enforcement: pulumi.String("active"),
+		Conditions:  mainBranch,
+		Rules: github.RepositoryRulesetRulesArgs{
+			Deletion:       pulumi.Bool(true),
+			NonFastForward: pulumi.Bool(true),
+			RequiredStatusChecks: &github.RepositoryRulesetRulesRequiredStatusChecksArgs{
+				RequiredChecks: github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArray{
+					github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{Context: pulumi.String(TestCheck)},
+				},
+			},
+		},
+	}, pulumi.Parent(parent)); err != nil {
+		return fmt.Errorf("source ruleset: %w", err)
+	}
+	return nil
+}
+
+// WebhookPath is Argo CD's endpoint for Git webhooks.
+const WebhookPath = "/api/webhook"
+
+// webhook tells Argo CD about every push to the gitops repo, signed with a
+// generated secret that Argo CD checks.
+func webhook(ctx *pulumi.Context, parent pulumi.Resource, name string, gitops pulumi.StringInput, argocdURL string) (pulumi.StringOutput, error) {
+	secret, err := random.NewRandomPassword(ctx, name+"-webhook-secret", &random.RandomPasswordArgs{
+		Length: pulumi.Int(40), Special: pulumi.Bool(false),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("webhook secret: %w", err)
+	}
+	// The provider marks it secret too; saying so here keeps it secret
+	// wherever it flows, whatever the provider does.
+	result := pulumi.ToSecret(secret.Result).(pulumi.StringOutput)
+	if _, err := github.NewRepositoryWebhook(ctx, name+"-argocd-webhook", &github.RepositoryWebhookArgs{
+		Repository: gitops,
+		Events:     pulumi.ToStringArray([]string{"push"}),
+		Active:     pulumi.Bool(true),
+		Configuration: &github.RepositoryWebhookConfigurationArgs{
+			Url:         pulumi.String(strings.TrimSuffix(argocdURL, "/") + WebhookPath),
+			ContentType: pulumi.String("json"),
+			Secret:      result,
+			InsecureSsl: pulumi.Bool(false),
+		},
+	}, pulumi.Parent(parent)); err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("argocd webhook: %w", err)
+	}
+	return result, nil
+}
