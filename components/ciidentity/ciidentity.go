@@ -103,7 +103,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return TrustPolicy(arn, args.Owner, args.SourceRepo).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
-		Description:        pulumi.Sprintf("GitHub Actions of %s (main) pushing images", args.Owner+"/"+args.SourceRepo),
+		Description:        pulumi.String(fmt.Sprintf("GitHub Actions of %s/%s (main) pushing images", args.Owner, args.SourceRepo)),
 		AssumeRolePolicy:   trust,
 		MaxSessionDuration: pulumi.Int(3600),
 	}, pulumi.Parent(c))

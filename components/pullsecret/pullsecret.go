@@ -95,7 +95,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	kube := []pulumi.ResourceOption{pulumi.Parent(p), pulumi.Provider(args.KubeProvider)}
 
 	user, err := iam.NewUser(ctx, name+"-user", &iam.UserArgs{
-		Name: pulumi.Sprintf("%s-%s-ecr-pull", args.AppName, args.Environment),
+		Name: pulumi.String(fmt.Sprintf("%s-%s-ecr-pull", args.AppName, args.Environment)),
 		Path: pulumi.String("/gitops-platform/"),
 	}, aws...)
 	if err != nil {
