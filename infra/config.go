@@ -79,8 +79,12 @@ type Config struct {
 
 	ArgoCDChartVersion              string
 	KubePrometheusStackChartVersion string
-	ArgoCDAdminEnabled              bool
-	ArgoCDHA                        bool
+	// PrometheusRetention is how long Prometheus keeps data (a Prometheus duration).
+	PrometheusRetention string
+	// PrometheusStorageSize, when set, is the volume Prometheus asks for.
+	PrometheusStorageSize string
+	ArgoCDAdminEnabled    bool
+	ArgoCDHA              bool
 	// ArgoCDURL is Argo CD's URL for people, used in notification links.
 	ArgoCDURL string
 
@@ -289,6 +293,8 @@ func (p *parser) typed() *Config {
 		EKSClusterName:                  p.str(KeyEKSClusterName),
 		EKSRoleARN:                      p.str(KeyEKSRoleARN),
 		LocalLab:                        p.boolean(KeyLocalLab),
+		PrometheusRetention:             p.str(KeyPromRetention),
+		PrometheusStorageSize:           p.str(KeyPromStorage),
 		ArgoCDAdminEnabled:              p.boolean(KeyArgoCDAdmin),
 		ArgoCDHA:                        p.boolean(KeyArgoCDHA),
 		ArgoCDURL:                       p.str(KeyArgoCDURL),

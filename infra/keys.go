@@ -68,6 +68,8 @@ const (
 	KeyOIDCProviderARN     = "githubOidcProviderArn"
 	KeyBootstrapImage      = "bootstrapImage"
 	KeyBootstrapImageTag   = "bootstrapImageTag"
+	KeyPromRetention       = "prometheusRetention"
+	KeyPromStorage         = "prometheusStorageSize"
 	KeyGitHubOwner         = "githubOwner"
 	KeySourceRepo          = "sourceRepo"
 	KeyGitopsRepo          = "gitopsRepo"
@@ -123,6 +125,10 @@ var keys = []keySpec{
 	{name: KeyMonitoringNS, def: defaultMonitoringNS},
 	{name: KeyArgoCDChart, def: defaultArgoCDChart, hubOnly: true},
 	{name: KeyPrometheusChart, def: defaultPromChart},
+	// Small defaults that fit a 4 GB minikube node; empty storage keeps the
+	// data in the pod (lost on restart), a size asks for a volume.
+	{name: KeyPromRetention, def: "2d"},
+	{name: KeyPromStorage},
 	// The seminar's hub is a lab: a destroy may take the images with it.
 	// A production hub turns forceDelete off and protect on (README).
 	{name: KeyRegistryKeep, kind: kindInt, def: "30", hubOnly: true},

@@ -14,6 +14,7 @@ import (
 	"github.com/gitops-platform/gitops-platform/components/ciidentity"
 	"github.com/gitops-platform/gitops-platform/components/clusters"
 	"github.com/gitops-platform/gitops-platform/components/image"
+	"github.com/gitops-platform/gitops-platform/components/monitoring"
 	"github.com/gitops-platform/gitops-platform/components/pullsecret"
 	"github.com/gitops-platform/gitops-platform/components/registry"
 	"github.com/gitops-platform/gitops-platform/components/repos"
@@ -38,6 +39,9 @@ const (
 	OutputClusterSecret   = "clusterSecret"
 	OutputAppNamespace    = "appNamespace"
 	OutputOverlayPath     = "overlayPath"
+	OutputGrafanaURL      = "grafanaUrl"
+	OutputPrometheusURL   = "prometheusUrl"
+	OutputGrafanaPassword = "grafanaPassword"
 )
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
@@ -122,9 +126,22 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return err
 	}
+	mon, err := monitoring.New(ctx, "monitoring", &monitoring.Args{
+		Namespace:    cfg.MonitoringNamespace,
+		ChartVersion: cfg.KubePrometheusStackChartVersion,
+		Values:       monitoring.ValuesOptions{Retention: cfg.PrometheusRetention, StorageSize: cfg.PrometheusStorageSize},
+		Hub:          cfg.Hub,
+	}, pulumi.Providers(envProvider))
+	if err != nil {
+		return fmt.Errorf("monitoring: %w", err)
+	}
+	ctx.Export(OutputGrafanaURL, mon.GrafanaURL)
+	ctx.Export(OutputPrometheusURL, mon.PrometheusURL)
+	ctx.Export(OutputGrafanaPassword, mon.GrafanaPassword)
+
 	var hub *hubRefs
 	if cfg.Hub {
-		hub, err = deployHub(ctx, cfg, envProvider)
+		hub, err = deployHub(ctx, cfg, envProvider, mon)
 	} else {
 		hub, err = referenceHub(ctx, cfg)
 	}
@@ -152,6 +169,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		ArgoCDNamespace: hub.argocdNamespace,
 		EnvProvider:     envProvider,
 		HubProvider:     hub.provider,
+		After:           []pulumi.Resource{mon.Release},
 	})
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
@@ -194,7 +212,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 }
 
 // deployHub creates what all environments share, on the hub.
-func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource) (*hubRefs, error) {
+func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*hubRefs, error) {
 	aws, err := newAWSProvider(ctx, "aws", pulumi.String(cfg.AWSRegion))
 	if err != nil {
 		return nil, err
@@ -256,7 +274,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 			"which must exist in the repository", cfg.AppName, cfg.BootstrapImageTag), nil)
 	}
 
-	argo, err := deployArgoCD(ctx, cfg, rp, hubProvider)
+	argo, err := deployArgoCD(ctx, cfg, rp, hubProvider, mon)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +306,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 
 // deployArgoCD installs Argo CD on the hub with its project, notifications
 // and the two ApplicationSets.
-func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider pulumi.ProviderResource) (*argocd.ArgoCD, error) {
+func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*argocd.ArgoCD, error) {
 	notify, slackKey, slackCredential := slackSettings(ctx, cfg)
 	// One AppProject per app, named after it; the ApplicationSets name it as is.
 	project := cfg.AppName
@@ -306,7 +324,7 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 			Insecure:      cfg.LocalLab,
 			AdminEnabled:  cfg.ArgoCDAdminEnabled,
 			HA:            cfg.ArgoCDHA,
-			Metrics:       false, // until the monitoring stack's ServiceMonitor CRD is on the hub
+			Metrics:       true, // the hub's monitoring scrapes Argo CD for the delivery dashboard and alerts
 			ArgoCDURL:     cfg.ArgoCDURL,
 			Notifications: notifications,
 		},
@@ -317,6 +335,7 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 		WebhookSecret:   rp.WebhookSecret,
 		SlackSecretKey:  slackKey,
 		SlackCredential: slackCredential,
+		After:           []pulumi.Resource{mon.Release},
 	}, pulumi.Providers(hubProvider))
 	if err != nil {
 		return nil, fmt.Errorf("argocd: %w", err)

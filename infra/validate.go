@@ -28,8 +28,11 @@ var (
 	oidcProviderARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 	// ECR repository names: lower case components separated by / . _ -.
 	ecrRepoName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
-	imageTag    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	iamRoleARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	// A Prometheus duration (1d12h) and a Kubernetes quantity (10Gi).
+	promDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
+	quantity     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
+	imageTag     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	iamRoleARN   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
 // validate checks the typed config; parse problems were recorded already.
@@ -188,6 +191,12 @@ func (p *parser) validateNames(c *Config) {
 	}
 	if !awsRegion.MatchString(c.AWSRegion) {
 		p.add(KeyAWSRegion, c.AWSRegion, "expected an AWS region name such as ap-northeast-2")
+	}
+	if !promDuration.MatchString(c.PrometheusRetention) {
+		p.add(KeyPromRetention, c.PrometheusRetention, "expected a Prometheus duration such as 2d or 12h")
+	}
+	if c.PrometheusStorageSize != "" && !quantity.MatchString(c.PrometheusStorageSize) {
+		p.add(KeyPromStorage, c.PrometheusStorageSize, "expected a Kubernetes quantity such as 10Gi (or empty: no volume)")
 	}
 	charts := []struct{ key, value string }{{KeyPrometheusChart, c.KubePrometheusStackChartVersion}}
 	if c.Hub {

@@ -30,7 +30,7 @@ func dependsOn(r *offline.Resource, typ, name string) bool {
 func TestArgoCDOnTheHub(t *testing.T) {
 	t.Parallel()
 	res := evaluate(t, "dev")
-	rel := one(t, res, typeRelease)
+	rel := named(t, res, typeRelease, "argocd")
 	assert.Equal(t, "argo-cd", rel.Inputs["chart"].StringValue())
 	assert.Equal(t, "9.4.16", rel.Inputs["version"].StringValue())
 	assert.Equal(t, "https://argoproj.github.io/argo-helm", path(rel.Inputs, "repositoryOpts", "repo").StringValue())

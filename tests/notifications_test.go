@@ -49,7 +49,7 @@ func reveal(v resource.PropertyValue) any {
 // writes it from the release's values, and argocd-notifications-secret.
 func notificationObjects(t *testing.T, res *offline.Result) (*corev1.ConfigMap, *corev1.Secret) {
 	t.Helper()
-	values := reveal(one(t, res, typeRelease).Inputs["values"]).(map[string]any)
+	values := reveal(named(t, res, typeRelease, "argocd").Inputs["values"]).(map[string]any)
 	n := values["notifications"].(map[string]any)
 	require.Equal(t, true, n["enabled"])
 	require.Equal(t, true, n["cm"].(map[string]any)["create"])

@@ -85,7 +85,7 @@ func TestWebhookToArgoCD(t *testing.T) {
 	assert.Equal(t, "json", conf["contentType"].StringValue())
 	require.True(t, conf["secret"].IsSecret())
 
-	values := one(t, res, typeRelease).Inputs["values"]
+	values := named(t, res, typeRelease, "argocd").Inputs["values"]
 	require.True(t, values.IsSecret(), "the values carry the webhook secret")
 	configs := reveal(values).(map[string]any)["configs"].(map[string]any)
 	assert.Equal(t, reveal(conf["secret"]), configs["secret"].(map[string]any)["githubSecret"], "Argo CD checks the same secret")

@@ -68,7 +68,7 @@ func TestHubStack(t *testing.T) {
 		ns = append(ns, path(n.Inputs, "metadata", "name").StringValue())
 		assert.Equal(t, "dev", providerOf(n), "namespace %s goes to the dev cluster", n.Name)
 	}
-	assert.ElementsMatch(t, []string{"argocd", "gitops-monitor"}, ns)
+	assert.ElementsMatch(t, []string{"argocd", "gitops-monitor", "monitoring"}, ns)
 
 	secret := named(t, res, typeSecret, "dev-registration")
 	assert.Equal(t, "dev", providerOf(secret), "the hub writes its own registration with its own provider")
@@ -120,7 +120,7 @@ func TestEnvironmentStacks(t *testing.T) {
 			assert.Equal(t, env, named(t, res, typeKubeProvider, env).Inputs["context"].StringValue())
 			assert.Equal(t, "gitops-seminar", one(t, res, typeGitHubProvider).Inputs["owner"].StringValue())
 
-			ns := one(t, res, typeNamespace)
+			ns := named(t, res, typeNamespace, env+"-app-namespace")
 			assert.Equal(t, env, providerOf(ns), "the app namespace goes to this environment's cluster")
 
 			secret := named(t, res, typeSecret, env+"-registration")

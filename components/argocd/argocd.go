@@ -46,6 +46,8 @@ type Args struct {
 	// an empty key leaves the Secret empty (notifications off).
 	SlackSecretKey  string
 	SlackCredential pulumi.StringInput
+	// After holds back the release (the monitoring CRDs its ServiceMonitors need).
+	After []pulumi.Resource
 }
 
 // ArgoCD is Argo CD on the hub.
@@ -99,7 +101,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Values:         releaseValues(vals, args.WebhookSecret),
 		Timeout:        pulumi.Int(600),
 		CleanupOnFail:  pulumi.Bool(true),
-	}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{notifSecret}))
+	}, pulumi.Parent(a), pulumi.DependsOn(append([]pulumi.Resource{notifSecret}, args.After...)))
 	if err != nil {
 		return nil, fmt.Errorf("argocd release: %w", err)
 	}

@@ -35,6 +35,9 @@ type Args struct {
 	// EnvProvider targets this environment's cluster; HubProvider the hub's.
 	EnvProvider pulumi.ProviderResource
 	HubProvider pulumi.ProviderResource
+	// After holds back the registration: Argo CD sees the cluster only once
+	// these exist (the monitoring CRDs the app's manifests use).
+	After []pulumi.Resource
 }
 
 // ClusterRegistration is an environment's cluster as the platform knows it:
@@ -103,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			"namespaces":       appNamespace,
 			"clusterResources": pulumi.String(strconv.FormatBool(true)),
 		}).(pulumi.StringMapOutput),
-	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider))
+	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider), pulumi.DependsOn(args.After))
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}

@@ -48,6 +48,8 @@ var computedOutputs = map[string][]string{
 	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": {"arn"},
 	"aws:iam/role:Role":                                   {"arn", "name", "uniqueId"},
 	"aws:iam/user:User":                                   {"arn", "uniqueId"},
+	"random:index/randomPassword:RandomPassword":          {"result", "bcryptHash"},
+	"docker:index/image:Image":                            {"repoDigest", "baseImageName"},
 	"aws:iam/accessKey:AccessKey":                         {"secret", "sesSmtpPasswordV4"},
 }
 

@@ -1,0 +1,144 @@
+// Package monitoring installs kube-prometheus-stack in a cluster, with the
+// platform's alert rules and Grafana dashboards.
+package monitoring
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's type; renaming it needs pulumi.Aliases.
+const TypeToken = "gitops-platform:monitoring:Monitoring"
+
+// Chart coordinates; the version comes from config and must be exact.
+const (
+	ChartName   = "kube-prometheus-stack"
+	ChartRepo   = "https://prometheus-community.github.io/helm-charts"
+	ReleaseName = "monitoring"
+	// DashboardLabel marks ConfigMaps Grafana's sidecar loads.
+	DashboardLabel     = "grafana_dashboard"
+	grafanaAdminSecret = "grafana-admin"
+)
+
+// Args configure monitoring in one cluster.
+type Args struct {
+	Namespace    string
+	ChartVersion string
+	Values       ValuesOptions
+	// Hub adds Argo CD's delivery rules and dashboard.
+	Hub bool
+}
+
+// Monitoring is kube-prometheus-stack in one cluster.
+type Monitoring struct {
+	pulumi.ResourceState
+
+	// Release installs the CRDs (ServiceMonitor, PrometheusRule) that
+	// others need; they depend on it.
+	Release *helmv3.Release
+	// GrafanaPassword is Grafana's admin password (secret).
+	GrafanaPassword pulumi.StringOutput `pulumi:"grafanaPassword"`
+	GrafanaURL      pulumi.StringOutput `pulumi:"grafanaUrl"`
+	PrometheusURL   pulumi.StringOutput `pulumi:"prometheusUrl"`
+}
+
+// New installs the chart, its admin Secret, the rules and the dashboards.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	args.Values.GrafanaAdminSecret = grafanaAdminSecret
+	vals, err := Values(args.Values)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := RuleGroups(args.Hub)
+	if err != nil {
+		return nil, err
+	}
+	dashboards, err := Dashboards(args.Hub)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitoring{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
+		return nil, err
+	}
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi")}
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: labels},
+	}, pulumi.Parent(m))
+	if err != nil {
+		return nil, fmt.Errorf("monitoring namespace: %w", err)
+	}
+	namespace := ns.Metadata.Name().Elem()
+
+	password, err := random.NewRandomPassword(ctx, name+"-grafana-password", &random.RandomPasswordArgs{
+		Length: pulumi.Int(24), Special: pulumi.Bool(false),
+	}, pulumi.Parent(m))
+	if err != nil {
+		return nil, fmt.Errorf("grafana password: %w", err)
+	}
+	secretPassword := pulumi.ToSecret(password.Result).(pulumi.StringOutput)
+	admin, err := corev1.NewSecret(ctx, name+"-grafana-admin", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(grafanaAdminSecret), Namespace: namespace, Labels: labels},
+		StringData: pulumi.StringMap{"admin-user": pulumi.String("admin"), "admin-password": secretPassword},
+	}, pulumi.Parent(m))
+	if err != nil {
+		return nil, fmt.Errorf("grafana admin secret: %w", err)
+	}
+
+	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name:           pulumi.String(ReleaseName),
+		Chart:          pulumi.String(ChartName),
+		Version:        pulumi.String(args.ChartVersion),
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		Namespace:      namespace,
+		Values:         pulumi.ToMap(vals),
+		Timeout:        pulumi.Int(900),
+		CleanupOnFail:  pulumi.Bool(true),
+	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{admin}))
+	if err != nil {
+		return nil, fmt.Errorf("kube-prometheus-stack release: %w", err)
+	}
+
+	spec, err := StructToUntyped(map[string]any{"groups": groups})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := apiextensions.NewCustomResource(ctx, name+"-rules", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String("monitoring.coreos.com/v1"),
+		Kind:        pulumi.String("PrometheusRule"),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String("gitops-platform"), Namespace: namespace, Labels: labels},
+		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{release})); err != nil {
+		return nil, fmt.Errorf("prometheus rules: %w", err)
+	}
+	for _, d := range dashboards {
+		if _, err := corev1.NewConfigMap(ctx, name+"-dashboard-"+dashboardSlug(d.Name), &corev1.ConfigMapArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String("dashboard-" + dashboardSlug(d.Name)),
+				Namespace: namespace,
+				Labels:    pulumi.StringMap{DashboardLabel: pulumi.String("1"), "app.kubernetes.io/managed-by": pulumi.String("pulumi")},
+			},
+			Data: pulumi.StringMap{d.Name: pulumi.String(d.JSON)},
+		}, pulumi.Parent(m)); err != nil {
+			return nil, fmt.Errorf("dashboard %s: %w", d.Name, err)
+		}
+	}
+
+	m.Release = release
+	m.GrafanaPassword = secretPassword
+	m.GrafanaURL = pulumi.Sprintf("http://%s-grafana.%s.svc", ReleaseName, namespace)
+	m.PrometheusURL = pulumi.Sprintf("http://%s-kube-prometheus-prometheus.%s.svc:9090", ReleaseName, namespace)
+	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
+		"grafanaPassword": m.GrafanaPassword, "grafanaUrl": m.GrafanaURL, "prometheusUrl": m.PrometheusURL,
+	}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
