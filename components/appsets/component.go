@@ -1,8 +1,9 @@
 package appsets
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -70,7 +71,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			if err != nil {
 				return nil, err
 			}
-			return specMap(set)
+			return untyped.Map(set.Spec)
 		}).(pulumi.MapOutput)
 		cr, err := apiextensions.NewCustomResource(ctx, meta.Metadata.Name, &apiextensions.CustomResourceArgs{
 			ApiVersion: pulumi.String(meta.APIVersion),
@@ -92,14 +93,4 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return a, nil
-}
-
-func specMap(set ApplicationSet) (map[string]any, error) {
-	b, err := json.Marshal(set.Spec)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	err = json.Unmarshal(b, &m)
-	return m, err
 }

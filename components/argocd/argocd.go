@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -128,7 +130,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	spec := args.GitopsRepoURL.ToStringOutput().ApplyT(func(repo string) (map[string]any, error) {
-		return StructToMap(ProjectSpec(repo, args.AppNamespace))
+		return untyped.Map(ProjectSpec(repo, args.AppNamespace))
 	}).(pulumi.MapOutput)
 	project, err := apiextensions.NewCustomResource(ctx, name+"-project", &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String("argoproj.io/v1alpha1"),

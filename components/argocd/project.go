@@ -1,7 +1,5 @@
 package argocd
 
-import "encoding/json"
-
 // GroupKind names a kind of resource in an AppProject.
 type GroupKind struct {
 	Group string `json:"group"`
@@ -32,15 +30,4 @@ func ProjectSpec(repo, appNamespace string) AppProjectSpec {
 		Destinations:             []Destination{{Server: "*", Namespace: appNamespace}},
 		ClusterResourceWhitelist: []GroupKind{{Group: "", Kind: "Namespace"}},
 	}
-}
-
-// StructToMap turns a typed object into the map a CustomResource takes.
-func StructToMap(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	err = json.Unmarshal(b, &m)
-	return m, err
 }

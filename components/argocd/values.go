@@ -1,9 +1,10 @@
 package argocd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 )
 
 // ValuesOptions drive the argo-cd chart's values.
@@ -121,13 +122,5 @@ func Values(o ValuesOptions) (map[string]any, error) {
 			return nil, fmt.Errorf("argocd values: notifications key %q is not a service, trigger or template", k)
 		}
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return untyped.Map(v)
 }

@@ -2,7 +2,6 @@ package monitoring
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -80,13 +79,3 @@ func Dashboards(hub bool) ([]Dashboard, error) {
 }
 
 func dashboardSlug(name string) string { return strings.TrimSuffix(name, ".json") }
-
-// StructToUntyped turns typed content into the map a CustomResource takes.
-func StructToUntyped(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
-}

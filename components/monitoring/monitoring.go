@@ -5,6 +5,8 @@ package monitoring
 import (
 	"fmt"
 
+	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -106,7 +108,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("kube-prometheus-stack release: %w", err)
 	}
 
-	spec, err := StructToUntyped(map[string]any{"groups": groups})
+	spec, err := untyped.Map(map[string]any{"groups": groups})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 package monitoring
 
-import "encoding/json"
+import "github.com/gitops-platform/gitops-platform/components/internal/untyped"
 
 // ValuesOptions drive kube-prometheus-stack's values.
 type ValuesOptions struct {
@@ -46,13 +46,7 @@ func Values(o ValuesOptions) (map[string]any, error) {
 		"kubeScheduler":         map[string]any{"enabled": false},
 		"kubeProxy":             map[string]any{"enabled": false},
 	}
-	// A JSON round trip gives the plain types the Helm release takes.
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	return out, json.Unmarshal(b, &out)
+	return untyped.Map(v) // plain types, as the Helm release takes them
 }
 
 func resources(cpu, memory, limit string) map[string]any {
