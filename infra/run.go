@@ -42,6 +42,10 @@ const (
 	OutputGrafanaURL      = "grafanaUrl"
 	OutputPrometheusURL   = "prometheusUrl"
 	OutputGrafanaPassword = "grafanaPassword"
+	// The hub's Slack settings, which every cluster's Alertmanager uses.
+	OutputSlackMethod     = "slackMethod" // empty: no Slack credential on the hub
+	OutputSlackChannel    = "slackChannel"
+	OutputSlackCredential = "slackCredential" // secret
 )
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
@@ -126,11 +130,37 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return err
 	}
+	// Alerts go where the hub's deploy notifications go: on the hub from its
+	// config, elsewhere from the hub's outputs, so Slack is set up once.
+	var ref *pulumi.StackReference
+	var slack monitoring.SlackArgs
+	if cfg.Hub {
+		slack = hubSlack(cfg)
+		ctx.Export(OutputSlackMethod, slack.Method)
+		ctx.Export(OutputSlackChannel, slack.Channel)
+		ctx.Export(OutputSlackCredential, slack.Credential)
+	} else {
+		if ref, err = pulumi.NewStackReference(ctx, cfg.HubStack, nil); err != nil {
+			return fmt.Errorf("hub stack reference %s: %w", cfg.HubStack, err)
+		}
+		slack = monitoring.SlackArgs{
+			Method: hubOutput(ref, cfg.HubStack, OutputSlackMethod, true).ApplyT(func(m string) string {
+				if m == "" {
+					ctx.Log.Warn(fmt.Sprintf("hub stack %q has no Slack credential: %s's alerts stay in Alertmanager", cfg.HubStack, cfg.Environment), nil)
+				}
+				return m
+			}).(pulumi.StringOutput),
+			Channel:    hubOutput(ref, cfg.HubStack, OutputSlackChannel, true),
+			Credential: hubOutput(ref, cfg.HubStack, OutputSlackCredential, true),
+		}
+	}
 	mon, err := monitoring.New(ctx, "monitoring", &monitoring.Args{
 		Namespace:    cfg.MonitoringNamespace,
 		ChartVersion: cfg.KubePrometheusStackChartVersion,
 		Values:       monitoring.ValuesOptions{Retention: cfg.PrometheusRetention, StorageSize: cfg.PrometheusStorageSize},
 		Hub:          cfg.Hub,
+		Environment:  cfg.Environment,
+		Slack:        slack,
 	}, pulumi.Providers(envProvider))
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)
@@ -143,7 +173,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if cfg.Hub {
 		hub, err = deployHub(ctx, cfg, envProvider, mon)
 	} else {
-		hub, err = referenceHub(ctx, cfg)
+		hub, err = referenceHub(ctx, cfg, ref)
 	}
 	if err != nil {
 		return err
@@ -381,6 +411,25 @@ func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOption
 	return notify, argocd.SecretKeySlackToken, secretInput(cfg.SlackToken)
 }
 
+// hubSlack is the hub's Slack method, channel and credential for
+// Alertmanager; the method is empty when no credential is set.
+func hubSlack(cfg *Config) monitoring.SlackArgs {
+	s := monitoring.SlackArgs{
+		Method:     pulumi.String(""),
+		Channel:    pulumi.String(cfg.SlackChannel),
+		Credential: pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput),
+	}
+	if !cfg.SlackConfigured() {
+		return s
+	}
+	s.Method = pulumi.String(string(cfg.SlackMethod))
+	s.Credential = secretInput(cfg.SlackToken)
+	if cfg.SlackMethod == SlackWebhook {
+		s.Credential = secretInput(cfg.SlackWebhookURL)
+	}
+	return s
+}
+
 // secretInput hands a secret config value to a resource, as a Pulumi secret.
 func secretInput(s Secret) pulumi.StringInput {
 	return pulumi.ToSecret(pulumi.String(s.Reveal())).(pulumi.StringOutput)
@@ -393,21 +442,26 @@ func slackCredentialKey(cfg *Config) string {
 	return KeySlackToken
 }
 
+// hubOutput reads one of the hub's string outputs; a missing one (or an
+// empty one, unless it may be empty) means the hub has not been brought up
+// with this version of the program.
+func hubOutput(ref *pulumi.StackReference, hubStack, name string, mayBeEmpty bool) pulumi.StringOutput {
+	return ref.GetOutput(pulumi.String(name)).ApplyT(func(v any) (string, error) {
+		s, _ := v.(string)
+		if v == nil || (s == "" && !mayBeEmpty) {
+			return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: stacks)", hubStack, name)
+		}
+		if _, ok := v.(string); !ok {
+			return "", fmt.Errorf("hub stack %q: output %q is a %T, not a string", hubStack, name, v)
+		}
+		return s, nil
+	}).(pulumi.StringOutput)
+}
+
 // referenceHub reads the hub's outputs and targets the hub's cluster, where
 // this environment's cluster Secret goes.
-func referenceHub(ctx *pulumi.Context, cfg *Config) (*hubRefs, error) {
-	ref, err := pulumi.NewStackReference(ctx, cfg.HubStack, nil)
-	if err != nil {
-		return nil, fmt.Errorf("hub stack reference %s: %w", cfg.HubStack, err)
-	}
-	out := func(name string) pulumi.StringOutput {
-		return ref.GetStringOutput(pulumi.String(name)).ApplyT(func(v string) (string, error) {
-			if v == "" {
-				return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: stacks)", cfg.HubStack, name)
-			}
-			return v, nil
-		}).(pulumi.StringOutput)
-	}
+func referenceHub(ctx *pulumi.Context, cfg *Config, ref *pulumi.StackReference) (*hubRefs, error) {
+	out := func(name string) pulumi.StringOutput { return hubOutput(ref, cfg.HubStack, name, false) }
 	provider, err := newKubeProvider(ctx, "hub", out(OutputKubeContext), cfg.Kubeconfig)
 	if err != nil {
 		return nil, err

@@ -179,8 +179,14 @@ func TestInsecureClusterIsWarnedAbout(t *testing.T) {
 	t.Parallel()
 	res, err := evaluateWith(t, "staging", map[string]string{"clusterInsecure": "true"})
 	require.NoError(t, err)
-	require.Len(t, res.Warnings, 1)
-	assert.Contains(t, res.Warnings[0], "will not verify the certificate of staging's API server")
+	var insecure []string
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "clusterInsecure") {
+			insecure = append(insecure, w)
+		}
+	}
+	require.Len(t, insecure, 1, "warnings: %v", res.Warnings)
+	assert.Contains(t, insecure[0], "will not verify the certificate of staging's API server")
 	var cfg struct {
 		TLSClientConfig map[string]any `json:"tlsClientConfig"`
 	}

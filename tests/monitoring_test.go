@@ -7,7 +7,11 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/components/monitoring"
 	"github.com/gitops-platform/gitops-platform/internal/offline"
+	amconfig "github.com/prometheus/alertmanager/config"
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -141,4 +145,157 @@ func TestMonitoringValues(t *testing.T) {
 	v, err = monitoring.Values(monitoring.ValuesOptions{Retention: "2d"})
 	require.NoError(t, err)
 	assert.NotContains(t, v["prometheus"].(map[string]any)["prometheusSpec"], "storageSpec")
+}
+
+// alertmanagerConfig loads the Alertmanager configuration a stack writes
+// with Alertmanager's own loader, and checks the chart is told to use it.
+func alertmanagerConfig(t *testing.T, res *offline.Result) *amconfig.Config {
+	t.Helper()
+	secret := named(t, res, typeSecret, "monitoring-alertmanager-config")
+	require.True(t, secret.Inputs["stringData"].IsSecret(), "the config holds the Slack credential")
+	assert.Equal(t, "alertmanager-gitops-platform", path(secret.Inputs, "metadata", "name").V)
+	text, ok := reveal(secret.Inputs["stringData"]).(map[string]any)[monitoring.AlertmanagerConfigKey].(string)
+	require.True(t, ok, "stringData holds %s", monitoring.AlertmanagerConfigKey)
+	cfg, err := amconfig.Load(text)
+	require.NoError(t, err, "Alertmanager accepts:\n%s", text)
+
+	rel := named(t, res, typeRelease, "monitoring")
+	require.False(t, rel.Inputs["values"].IsSecret(), "the credential stays out of the Helm values")
+	spec := reveal(rel.Inputs["values"]).(map[string]any)["alertmanager"].(map[string]any)["alertmanagerSpec"].(map[string]any)
+	assert.Equal(t, true, spec["useExistingSecret"])
+	assert.Equal(t, "alertmanager-gitops-platform", spec["configSecret"])
+	assert.True(t, dependsOn(rel, typeSecret, "monitoring-alertmanager-config"), "the secret exists before Alertmanager starts")
+	return cfg
+}
+
+// receiverFor walks the routing tree as Alertmanager does without
+// `continue`: the first child whose matchers all match takes the alert.
+func receiverFor(r *amconfig.Route, labels model.LabelSet) string {
+	for _, child := range r.Routes {
+		if amlabels.Matchers(child.Matchers).Matches(labels) {
+			if got := receiverFor(child, labels); got != "" {
+				return got
+			}
+			return r.Receiver
+		}
+	}
+	return r.Receiver
+}
+
+// slackOf returns the one Slack config of the receiver named slack.
+func slackOf(t *testing.T, cfg *amconfig.Config) *amconfig.SlackConfig {
+	t.Helper()
+	for _, r := range cfg.Receivers {
+		if r.Name == "slack" {
+			require.Len(t, r.SlackConfigs, 1)
+			return r.SlackConfigs[0]
+		}
+	}
+	t.Fatalf("no slack receiver")
+	return nil
+}
+
+// alertSamples are alerts as Prometheus sends them: the platform's own
+// rules (labelled by the program) and the chart's default rules.
+var alertSamples = map[string]model.LabelSet{
+	"AppDown":                  {"alertname": "AppDown", "severity": "critical", "platform": "gitops-platform"},
+	"AppHighErrorRate":         {"alertname": "AppHighErrorRate", "severity": "warning", "platform": "gitops-platform"},
+	"ArgoCDProdWaitingForSync": {"alertname": "ArgoCDProdWaitingForSync", "severity": "info", "platform": "gitops-platform"},
+	"KubeNodeNotReady":         {"alertname": "KubeNodeNotReady", "severity": "critical"},
+	"KubePodCrashLooping":      {"alertname": "KubePodCrashLooping", "severity": "warning"},
+	"Watchdog":                 {"alertname": "Watchdog", "severity": "none"},
+	"InfoInhibitor":            {"alertname": "InfoInhibitor", "severity": "none"},
+}
+
+// TestAlertmanagerRoutesToSlack checks, with Alertmanager's own config
+// loader, that each Slack method yields a valid configuration whose routes
+// send the platform's alerts and critical ones to the seminar's channel
+// and keep the always-firing and default warnings out of it, on the hub
+// from its config and on staging from the hub's outputs.
+func TestAlertmanagerRoutesToSlack(t *testing.T) {
+	t.Parallel()
+	toSlack := map[string]bool{"AppDown": true, "AppHighErrorRate": true, "ArgoCDProdWaitingForSync": true, "KubeNodeNotReady": true}
+	for method, set := range map[string]map[string]string{
+		"bot":     {"slackToken": "xoxb-alert-token"},
+		"webhook": {"slackMethod": "webhook", "slackWebhookUrl": "https://hooks.slack.com/services/T0/B0/alerts"},
+	} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			var secrets []string
+			for k := range set {
+				if k != "slackMethod" {
+					secrets = append(secrets, k)
+				}
+			}
+			hub, err := evaluateWith(t, "dev", set, secrets...)
+			require.NoError(t, err)
+			assert.True(t, hub.Outputs["slackCredential"].IsSecret())
+			st, err := offline.LoadStack(projectDir, "staging")
+			require.NoError(t, err)
+			staging, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub.Outputs})
+			require.NoError(t, err)
+			assert.Empty(t, staging.Warnings)
+
+			for env, res := range map[string]*offline.Result{"dev": hub, "staging": staging} {
+				cfg := alertmanagerConfig(t, res)
+				for name, labels := range alertSamples {
+					want := "null"
+					if toSlack[name] {
+						want = "slack"
+					}
+					assert.Equal(t, want, receiverFor(cfg.Route, labels), "%s: %s", env, name)
+				}
+				slack := slackOf(t, cfg)
+				assert.Equal(t, "#배포-알림", slack.Channel, env)
+				assert.True(t, slack.SendResolved())
+				assert.Contains(t, slack.Title, env+":", "the message names the cluster")
+				if method == "bot" {
+					assert.Equal(t, "https://slack.com/api/chat.postMessage", slack.APIURL.String())
+					require.NotNil(t, slack.HTTPConfig.Authorization)
+					assert.Equal(t, "xoxb-alert-token", string(slack.HTTPConfig.Authorization.Credentials))
+				} else {
+					assert.Equal(t, "https://hooks.slack.com/services/T0/B0/alerts", slack.APIURL.String())
+				}
+			}
+		})
+	}
+}
+
+// TestAlertmanagerWithoutSlack checks that without a credential on the hub
+// every alert stays in Alertmanager, and staging says so.
+func TestAlertmanagerWithoutSlack(t *testing.T) {
+	t.Parallel()
+	for _, env := range stacks {
+		res := evaluate(t, env)
+		cfg := alertmanagerConfig(t, res)
+		require.Len(t, cfg.Receivers, 1)
+		for name, labels := range alertSamples {
+			assert.Equal(t, "null", receiverFor(cfg.Route, labels), "%s: %s", env, name)
+		}
+		if env != "dev" {
+			assert.Contains(t, strings.Join(res.Warnings, "\n"), "alerts stay in Alertmanager")
+		}
+	}
+}
+
+// TestAlertmanagerConfigErrors checks the pure builder refuses a half-set
+// Slack configuration, and that every platform rule carries the label the
+// routes look for.
+func TestAlertmanagerConfigErrors(t *testing.T) {
+	t.Parallel()
+	_, err := monitoring.AlertmanagerConfig(monitoring.Alerting{Environment: "dev", Method: "bot", Channel: "#x"}, "")
+	assert.ErrorContains(t, err, "without a credential")
+	_, err = monitoring.AlertmanagerConfig(monitoring.Alerting{Environment: "dev", Method: "bot"}, "xoxb")
+	assert.ErrorContains(t, err, "without a channel")
+	_, err = monitoring.AlertmanagerConfig(monitoring.Alerting{Environment: "dev", Method: "teams", Channel: "#x"}, "t")
+	assert.ErrorContains(t, err, `unknown slack method "teams"`)
+
+	groups, err := monitoring.RuleGroups(true)
+	require.NoError(t, err)
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			assert.Equal(t, "gitops-platform", r.Labels["platform"], r.Alert)
+			assert.NotEmpty(t, r.Labels["severity"], r.Alert)
+		}
+	}
 }

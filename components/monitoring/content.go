@@ -29,7 +29,8 @@ type Rule struct {
 }
 
 // RuleGroups returns the alert groups a cluster gets: the app's everywhere,
-// Argo CD's delivery alerts on the hub.
+// Argo CD's delivery alerts on the hub. Every rule is labelled
+// platform=gitops-platform.
 func RuleGroups(hub bool) ([]RuleGroup, error) {
 	names := []string{"app"}
 	if hub {
@@ -44,6 +45,12 @@ func RuleGroups(hub bool) ([]RuleGroup, error) {
 		var g RuleGroup
 		if err := yaml.Unmarshal(b, &g); err != nil {
 			return nil, fmt.Errorf("rules %s: %w", n, err)
+		}
+		for i := range g.Rules { // Alertmanager sends the platform's own alerts to Slack by this label
+			if g.Rules[i].Labels == nil {
+				g.Rules[i].Labels = map[string]string{}
+			}
+			g.Rules[i].Labels[PlatformLabel] = PlatformLabelValue
 		}
 		groups = append(groups, g)
 	}

@@ -36,6 +36,26 @@ type Args struct {
 	Values       ValuesOptions
 	// Hub adds Argo CD's delivery rules and dashboard.
 	Hub bool
+	// Environment names the cluster in alert messages.
+	Environment string
+	// Slack is where Alertmanager sends alerts; a nil or empty method keeps
+	// them in Alertmanager.
+	Slack SlackArgs
+}
+
+// SlackArgs may be unknown until the hub's outputs are read.
+type SlackArgs struct {
+	Method  pulumi.StringInput // SlackBot or SlackWebhook
+	Channel pulumi.StringInput
+	// Credential is the bot token or the webhook URL (secret).
+	Credential pulumi.StringInput
+}
+
+func orEmpty(in pulumi.StringInput) pulumi.StringInput {
+	if in == nil {
+		return pulumi.String("")
+	}
+	return in
 }
 
 // Monitoring is kube-prometheus-stack in one cluster.
@@ -54,6 +74,7 @@ type Monitoring struct {
 // New installs the chart, its admin Secret, the rules and the dashboards.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
 	args.Values.GrafanaAdminSecret = grafanaAdminSecret
+	args.Values.AlertmanagerSecret = alertmanagerSecret
 	vals, err := Values(args.Values)
 	if err != nil {
 		return nil, err
@@ -94,6 +115,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("grafana admin secret: %w", err)
 	}
 
+	alerting := pulumi.All(orEmpty(args.Slack.Method), orEmpty(args.Slack.Channel), orEmpty(args.Slack.Credential)).ApplyT(
+		func(v []any) (string, error) {
+			return AlertmanagerConfig(Alerting{Environment: args.Environment, Method: v[0].(string), Channel: v[1].(string)}, v[2].(string))
+		}).(pulumi.StringOutput)
+	amConfig, err := corev1.NewSecret(ctx, name+"-alertmanager-config", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(alertmanagerSecret), Namespace: namespace, Labels: labels},
+		StringData: pulumi.StringMap{AlertmanagerConfigKey: pulumi.ToSecret(alerting).(pulumi.StringOutput)},
+	}, pulumi.Parent(m))
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager config secret: %w", err)
+	}
+
 	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(ReleaseName),
 		Chart:          pulumi.String(ChartName),
@@ -103,7 +136,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Values:         pulumi.ToMap(vals),
 		Timeout:        pulumi.Int(900),
 		CleanupOnFail:  pulumi.Bool(true),
-	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{admin}))
+	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{admin, amConfig}))
 	if err != nil {
 		return nil, fmt.Errorf("kube-prometheus-stack release: %w", err)
 	}

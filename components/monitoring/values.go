@@ -8,6 +8,9 @@ type ValuesOptions struct {
 	StorageSize string // empty: no volume
 	// GrafanaAdminSecret holds Grafana's admin user and password.
 	GrafanaAdminSecret string
+	// AlertmanagerSecret holds Alertmanager's whole configuration, written by
+	// the program because it holds the Slack credential.
+	AlertmanagerSecret string
 }
 
 // Values returns the chart's values: small enough for a 4 GB minikube node,
@@ -32,8 +35,12 @@ func Values(o ValuesOptions) (map[string]any, error) {
 		}}}
 	}
 	v := map[string]any{
-		"prometheus":   map[string]any{"prometheusSpec": prom},
-		"alertmanager": map[string]any{"alertmanagerSpec": map[string]any{"resources": resources("10m", "32Mi", "128Mi")}},
+		"prometheus": map[string]any{"prometheusSpec": prom},
+		"alertmanager": map[string]any{"alertmanagerSpec": map[string]any{
+			"useExistingSecret": true,
+			"configSecret":      o.AlertmanagerSecret,
+			"resources":         resources("10m", "32Mi", "128Mi"),
+		}},
 		"grafana": map[string]any{
 			"admin":     map[string]any{"existingSecret": o.GrafanaAdminSecret, "userKey": "admin-user", "passwordKey": "admin-password"},
 			"sidecar":   map[string]any{"dashboards": map[string]any{"enabled": true, "label": DashboardLabel, "labelValue": "1", "searchNamespace": "ALL"}},
