@@ -87,6 +87,8 @@ func TestApplicationSets(t *testing.T) {
 		assert.NotNil(t, policy["retry"])
 		if sync == "auto" {
 			assert.Equal(t, map[string]any{"prune": true, "selfHeal": true}, policy["automated"])
+			assert.Equal(t, []any{map[string]any{"key": "gitops.platform/env", "operator": "NotIn", "values": []any{"prod"}}},
+				gen["selector"].(map[string]any)["matchExpressions"], "automated sync never reaches prod, even a mislabelled one")
 		} else {
 			assert.NotContains(t, policy, "automated", "prod waits for a person")
 		}

@@ -49,8 +49,20 @@ type ClusterGenerator struct {
 
 // LabelSelector matches labels.
 type LabelSelector struct {
-	MatchLabels map[string]string `json:"matchLabels"`
+	MatchLabels      map[string]string `json:"matchLabels"`
+	MatchExpressions []Requirement     `json:"matchExpressions,omitempty"`
 }
+
+// Requirement is one label selector expression.
+type Requirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values"`
+}
+
+// ProdEnvironment is the environment automated sync never reaches, even if
+// its cluster Secret were mislabelled sync=auto.
+const ProdEnvironment = "prod"
 
 // Template is the Application each selected cluster gets.
 type Template struct {
@@ -127,9 +139,14 @@ func Build(o Options) (ApplicationSet, error) {
 	}
 	sync := "auto"
 	policy := SyncPolicy{Automated: &Automated{Prune: true, SelfHeal: true}}
+	selector := LabelSelector{
+		MatchLabels:      map[string]string{labelSync: sync},
+		MatchExpressions: []Requirement{{Key: labelEnv, Operator: "NotIn", Values: []string{ProdEnvironment}}},
+	}
 	if o.Manual {
 		sync = "manual"
 		policy.Automated = nil
+		selector = LabelSelector{MatchLabels: map[string]string{labelSync: sync}}
 	}
 	name := o.AppName + "-" + sync // gitops-monitor-auto and gitops-monitor-manual, as the seminar names them
 	policy.SyncOptions = []string{"CreateNamespace=true", "ServerSideApply=true"}
@@ -151,9 +168,7 @@ func Build(o Options) (ApplicationSet, error) {
 		Spec: Spec{
 			GoTemplate:        true,
 			GoTemplateOptions: []string{"missingkey=error"},
-			Generators: []Generator{{Clusters: ClusterGenerator{Selector: LabelSelector{
-				MatchLabels: map[string]string{labelSync: sync},
-			}}}},
+			Generators: []Generator{{Clusters: ClusterGenerator{Selector: selector}}},
 			Template: Template{
 				Metadata: ObjectMeta{
 					Name:        o.AppName + "-{{ .name }}",
