@@ -92,6 +92,10 @@ type Config struct {
 	RegistryKeepImages  int
 	RegistryForceDelete bool
 	RegistryProtect     bool
+	// ProductionData marks a hub whose registry must survive a destroy.
+	ProductionData bool
+	// PublicRepos makes the source and gitops repos public.
+	PublicRepos bool
 	// GitHubOIDCProviderARN names an existing GitHub Actions OIDC provider;
 	// empty, the program creates one.
 	GitHubOIDCProviderARN string
@@ -310,6 +314,8 @@ func (p *parser) typed() *Config {
 		RegistryKeepImages:              p.integer(KeyRegistryKeep, 1, 1000),
 		RegistryForceDelete:             p.boolean(KeyRegistryForceDelete),
 		RegistryProtect:                 p.boolean(KeyRegistryProtect),
+		ProductionData:                  p.boolean(KeyProductionData),
+		PublicRepos:                     p.boolean(KeyPublicRepos),
 		GitHubOIDCProviderARN:           p.str(KeyOIDCProviderARN),
 		BootstrapImage:                  p.boolean(KeyBootstrapImage),
 		BootstrapImageTag:               p.str(KeyBootstrapImageTag),

@@ -65,6 +65,8 @@ const (
 	KeyRegistryKeep        = "registryKeepImages"
 	KeyRegistryForceDelete = "registryForceDelete"
 	KeyRegistryProtect     = "registryProtect"
+	KeyProductionData      = "productionData"
+	KeyPublicRepos         = "publicRepos"
 	KeyOIDCProviderARN     = "githubOidcProviderArn"
 	KeyBootstrapImage      = "bootstrapImage"
 	KeyBootstrapImageTag   = "bootstrapImageTag"
@@ -134,6 +136,9 @@ var keys = []keySpec{
 	{name: KeyRegistryKeep, kind: kindInt, def: "30", hubOnly: true},
 	{name: KeyRegistryForceDelete, kind: kindBool, def: "true", hubOnly: true},
 	{name: KeyRegistryProtect, kind: kindBool, def: "false", hubOnly: true},
+	// A hub whose registry holds what production runs: the images must
+	// survive any destroy (checked here and by the policy pack).
+	{name: KeyProductionData, kind: kindBool, def: "false", hubOnly: true},
 	// An account holds one OIDC provider per URL: reuse it when it exists.
 	{name: KeyOIDCProviderARN, hubOnly: true},
 	// The first image needs a Docker daemon; without one, name an image.
@@ -142,6 +147,8 @@ var keys = []keySpec{
 	{name: KeyGitHubOwner, hubOnly: true},
 	{name: KeySourceRepo, def: defaultSourceRepo, hubOnly: true},
 	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},
+	// Private unless a stack says otherwise (rulesets on private repos need a paid plan).
+	{name: KeyPublicRepos, kind: kindBool, def: "false", hubOnly: true},
 	{name: KeySlackChannel, def: defaultSlackChannel, hubOnly: true},
 	{name: KeySlackMethod, def: defaultSlackMethod, hubOnly: true},
 	{name: KeySlackToken, kind: kindSecret, hubOnly: true},

@@ -282,6 +282,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 			ImageRepository: reg.RepositoryURL,
 		},
 		ArgoCDURL: cfg.ArgoCDURL,
+		Public:    cfg.PublicRepos,
 	}, pulumi.Providers(github))
 	if err != nil {
 		return nil, fmt.Errorf("repos: %w", err)

@@ -47,6 +47,21 @@ func (p *parser) validate(c *Config) {
 	if c.Hub {
 		p.validateGitHub(c)
 		p.validateSlack(c)
+		p.validateProductionData(c)
+	}
+}
+
+// validateProductionData refuses a production hub whose destroy could take
+// the images with it.
+func (p *parser) validateProductionData(c *Config) {
+	if !c.ProductionData {
+		return
+	}
+	if c.RegistryForceDelete {
+		p.add(KeyRegistryForceDelete, "true", "must be false when productionData is true: a destroy would delete the images production runs")
+	}
+	if !c.RegistryProtect {
+		p.add(KeyRegistryProtect, "false", "must be true when productionData is true: Pulumi then refuses to delete the ECR repository")
 	}
 }
 

@@ -91,3 +91,15 @@ func TestWebhookToArgoCD(t *testing.T) {
 	assert.Equal(t, reveal(conf["secret"]), configs["secret"].(map[string]any)["githubSecret"], "Argo CD checks the same secret")
 	assert.Equal(t, "role:readonly", configs["rbac"].(map[string]any)["policy.default"], "the rest of the values stay")
 }
+
+// TestPublicRepos checks publicRepos turns both repos public, and only then.
+func TestPublicRepos(t *testing.T) {
+	t.Parallel()
+	res, err := evaluateWith(t, "dev", map[string]string{"publicRepos": "true"})
+	require.NoError(t, err)
+	repos := byType(res, typeRepo)
+	require.Len(t, repos, 2)
+	for _, r := range repos {
+		assert.Equal(t, "public", r.Inputs["visibility"].StringValue(), r.Name)
+	}
+}

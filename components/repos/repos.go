@@ -28,6 +28,8 @@ type Args struct {
 	// ArgoCDURL, when set, gets a webhook from the gitops repo so syncs
 	// start in seconds instead of at the next 3-minute poll.
 	ArgoCDURL string
+	// Public makes both repos public; they are private otherwise.
+	Public bool
 }
 
 // CIVariables are the workflow's non-secret settings.
@@ -85,12 +87,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	source, err := newRepository(ctx, r, name+"-source", args.SourceRepo,
-		fmt.Sprintf("Source of %s: app, Dockerfile and CI (managed by gitops-platform)", args.AppName))
+		fmt.Sprintf("Source of %s: app, Dockerfile and CI (managed by gitops-platform)", args.AppName), args.Public)
 	if err != nil {
 		return nil, err
 	}
 	gitops, err := newRepository(ctx, r, name+"-gitops", args.GitopsRepo,
-		fmt.Sprintf("Desired state of %s per environment, followed by Argo CD (managed by gitops-platform)", args.AppName))
+		fmt.Sprintf("Desired state of %s per environment, followed by Argo CD (managed by gitops-platform)", args.AppName), args.Public)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +169,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return r, nil
 }
 
-func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, description string) (*github.Repository, error) {
+func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, description string, public bool) (*github.Repository, error) {
+	visibility := "private"
+	if public {
+		visibility = "public"
+	}
 	repo, err := github.NewRepository(ctx, name, &github.RepositoryArgs{
 		Name:                pulumi.String(repoName),
 		Description:         pulumi.String(description),
-		Visibility:          pulumi.String("private"),
+		Visibility:          pulumi.String(visibility),
 		AutoInit:            pulumi.Bool(true), // seedFile commits need a main branch to commit to
 		DeleteBranchOnMerge: pulumi.Bool(true),
 		VulnerabilityAlerts: pulumi.Bool(true),
