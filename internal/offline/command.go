@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 )
 
 // AmbientEnv lists the variables through which provider SDKs read the
 // machine (a kubeconfig path, a token). The render must not depend on them.
 var AmbientEnv = []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"}
 
-// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>]`.
+// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy]`.
 func Command(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -19,7 +21,8 @@ func Command(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "the directory to write resources.json, kubernetes/ and repos/ into")
 	dir := fs.String("project", ".", "the directory that holds Pulumi.yaml")
 	kubeconfig := fs.String("kubeconfig", "", "read the clusters' CA data from this kubeconfig, as pulumi up does (default: placeholders, nothing read)")
-	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>]")
+	policy := fs.Bool("policy", false, "also run the policy pack (policy/) over the render; mandatory violations fail")
+	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy]")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w\n%w", err, usage)
 	}
@@ -38,5 +41,33 @@ func Command(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprint(stdout, res.Summary())
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	if *policy {
+		return runPolicy(res, stdout)
+	}
+	return nil
+}
+
+// runPolicy checks the render with the project's policy pack, as
+// `pulumi preview --policy-pack policy` would check the stack.
+func runPolicy(res *Result, stdout io.Writer) error {
+	st, err := guardrails.StackFromConfig(res.Stack.Name, res.Stack.ConfigValue)
+	if err != nil {
+		return err
+	}
+	pack, err := guardrails.New(st)
+	if err != nil {
+		return err
+	}
+	violations, err := guardrails.Check(pack, res.AnalyzerResources())
+	if err != nil {
+		return err
+	}
+	for _, v := range violations {
+		fmt.Fprintln(stdout, v)
+	}
+	if n := guardrails.Mandatory(violations); n > 0 {
+		return fmt.Errorf("policy pack %s: %d mandatory violation(s) in stack %s", guardrails.PackName, n, res.Stack.Name)
+	}
+	fmt.Fprintf(stdout, "policy pack %s: no mandatory violation in stack %s (%d advisory)\n", guardrails.PackName, res.Stack.Name, len(violations))
 	return nil
 }

@@ -1,0 +1,421 @@
+package guardrails
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+)
+
+// Pack is a policy pack; New returns this project's.
+type Pack = policyx.PolicyPack
+
+// PackName and PackVersion identify the pack (PulumiPolicy.yaml says the same).
+const (
+	PackName    = "gitops-platform-guardrails"
+	PackVersion = "0.1.0"
+)
+
+// Resource types the rules look at.
+const (
+	typeSecret         = "kubernetes:core/v1:Secret"
+	typeApplicationSet = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+	typeECR            = "aws:ecr/repository:Repository"
+	typeRepo           = "github:index/repository:Repository"
+	typeRole           = "aws:iam/role:Role"
+)
+
+// Labels of Argo CD's cluster Secrets, as components/clusters writes them.
+const (
+	labelSecretType = "argocd.argoproj.io/secret-type"
+	labelEnv        = "gitops.platform/env"
+	labelSync       = "gitops.platform/sync"
+)
+
+// ProdEnvironment is the environment that never syncs on its own (the
+// project's environments are dev, staging and prod).
+const ProdEnvironment = "prod"
+
+// Secret-holding GitHub resources and the properties that hold the value.
+var actionsSecretTypes = map[string][]string{
+	"github:index/actionsSecret:ActionsSecret":                       {"plaintextValue", "encryptedValue"},
+	"github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret": {"plaintextValue", "encryptedValue"},
+	"github:index/actionsOrganizationSecret:ActionsOrganizationSecret": {"plaintextValue", "encryptedValue"},
+	"github:index/dependabotSecret:DependabotSecret":                 {"plaintextValue", "encryptedValue"},
+}
+
+// Helm chart resources whose version must be exact.
+var helmTypes = []string{"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart"}
+
+var (
+	exactSemver = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	// One repository, one branch: no wildcard anywhere in the subject.
+	githubSubject = regexp.MustCompile(`^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:ref:refs/heads/[^*?\s]+$`)
+)
+
+const githubOIDC = "token.actions.githubusercontent.com"
+
+// New returns the pack for one stack: every rule mandatory, except the
+// cluster TLS rule in a stack marked localLab, where it is advisory.
+func New(s Stack) (Pack, error) {
+	tlsLevel := policyx.EnforcementLevelMandatory
+	if s.LocalLab {
+		tlsLevel = policyx.EnforcementLevelAdvisory
+	}
+	rules := []policyx.Policy{
+		rule("cluster-secret-verifies-tls", "An Argo CD cluster Secret keeps TLS verification on (advisory in a localLab stack).",
+			tlsLevel, clusterTLS),
+		rule("prod-cluster-syncs-manually", "A prod cluster Secret is labelled for manual sync, so no automated ApplicationSet selects it.",
+			policyx.EnforcementLevelMandatory, prodClusterManual),
+		rule("applicationset-automated-excludes-prod", "An ApplicationSet with automated sync selects clusters with a selector that excludes prod.",
+			policyx.EnforcementLevelMandatory, appSetExcludesProd),
+		rule("applicationset-own-project", "An ApplicationSet's Applications use a named project: never default, never templated.",
+			policyx.EnforcementLevelMandatory, appSetProject),
+		rule("ecr-immutable-and-scanned", "The ECR repository has immutable tags and scans on push.",
+			policyx.EnforcementLevelMandatory, ecrImmutable),
+		rule("ecr-production-data-protected", "In a stack marked productionData, the ECR repository is protected and not force-deleted.",
+			policyx.EnforcementLevelMandatory, ecrProtected(s)),
+		rule("github-repo-private", "GitHub repos are private unless the stack sets publicRepos.",
+			policyx.EnforcementLevelMandatory, repoPrivate(s)),
+		rule("actions-secret-is-pulumi-secret", "Every GitHub Actions secret's value is a Pulumi secret, so it is encrypted in state and hidden in output.",
+			policyx.EnforcementLevelMandatory, actionsSecretIsSecret),
+		rule("helm-chart-version-pinned", "A Helm release pins an exact chart version.",
+			policyx.EnforcementLevelMandatory, helmPinned),
+		rule("ci-role-one-repo-one-branch", "A role GitHub Actions assumes trusts one repository and one branch, by exact subject.",
+			policyx.EnforcementLevelMandatory, ciRoleScoped),
+	}
+	return policyx.NewPolicyPack(PackName, semver.MustParse(PackVersion), policyx.EnforcementLevelMandatory, rules)
+}
+
+// check looks at one resource and returns what is wrong with it; an empty
+// result means compliant (or not its business).
+type check func(r policyx.AnalyzerResource) []string
+
+func rule(name, description string, level policyx.EnforcementLevel, c check) policyx.Policy {
+	return policyx.NewResourceValidationPolicy(name, policyx.ResourceValidationPolicyArgs{
+		Description:      description,
+		EnforcementLevel: level,
+		ValidateResource: func(_ context.Context, args policyx.ResourceValidationArgs) error {
+			for _, msg := range c(args.Resource) {
+				args.Manager.ReportViolation(msg, "")
+			}
+			return nil
+		},
+	})
+}
+
+// get walks maps; ok is false when a step is missing, not a map, or
+// computed (unknown in a preview: the rule cannot judge it yet).
+func get(m property.Map, keys ...string) (property.Value, bool) {
+	v := property.New(m)
+	for _, k := range keys {
+		if !v.IsMap() {
+			return property.Value{}, false
+		}
+		var ok bool
+		if v, ok = v.AsMap().GetOk(k); !ok || v.IsComputed() {
+			return property.Value{}, false
+		}
+	}
+	return v, true
+}
+
+func getString(m property.Map, keys ...string) (string, bool) {
+	v, ok := get(m, keys...)
+	if !ok || !v.IsString() {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func label(r policyx.AnalyzerResource, key string) string {
+	s, _ := getString(r.Properties, "metadata", "labels", key)
+	return s
+}
+
+func isClusterSecret(r policyx.AnalyzerResource) bool {
+	return r.Type == typeSecret && label(r, labelSecretType) == "cluster"
+}
+
+func clusterTLS(r policyx.AnalyzerResource) []string {
+	if !isClusterSecret(r) {
+		return nil
+	}
+	raw, ok := getString(r.Properties, "stringData", "config")
+	if !ok {
+		b64, found := getString(r.Properties, "data", "config")
+		if !found {
+			return nil // unknown until the token exists; checked again at update
+		}
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return []string{fmt.Sprintf("data.config is not base64: %v", err)}
+		}
+		raw = string(b)
+	}
+	var cfg struct {
+		TLSClientConfig struct {
+			Insecure bool `json:"insecure"`
+		} `json:"tlsClientConfig"`
+	}
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return []string{fmt.Sprintf("config is not Argo CD's cluster JSON: %v", err)}
+	}
+	if cfg.TLSClientConfig.Insecure {
+		return []string{fmt.Sprintf("cluster %q sets tlsClientConfig.insecure: true; give Argo CD the API server's CA (clusterInsecure: false)", label(r, labelEnv))}
+	}
+	return nil
+}
+
+func prodClusterManual(r policyx.AnalyzerResource) []string {
+	if !isClusterSecret(r) {
+		return nil
+	}
+	env := label(r, labelEnv)
+	if env == ProdEnvironment && label(r, labelSync) != "manual" {
+		return []string{fmt.Sprintf("cluster %q is labelled %s=%q; prod waits for a person: set syncMode: manual", env, labelSync, label(r, labelSync))}
+	}
+	return nil
+}
+
+func appSetExcludesProd(r policyx.AnalyzerResource) []string {
+	if r.Type != typeApplicationSet {
+		return nil
+	}
+	automated, ok := get(r.Properties, "spec", "template", "spec", "syncPolicy", "automated")
+	if !ok || automated.IsNull() {
+		return nil
+	}
+	gens, ok := get(r.Properties, "spec", "generators")
+	if !ok || !gens.IsArray() {
+		return []string{"automated sync without a cluster generator: nothing shows prod is excluded"}
+	}
+	var out []string
+	for i, g := range gens.AsArray().AsSlice() {
+		if !g.IsMap() {
+			continue
+		}
+		sel, ok := get(g.AsMap(), "clusters", "selector")
+		if !ok || !sel.IsMap() {
+			out = append(out, fmt.Sprintf("generator %d: automated sync needs a clusters generator with a selector that excludes prod", i))
+			continue
+		}
+		if !selectorExcludesProd(sel.AsMap()) {
+			out = append(out, fmt.Sprintf("generator %d: the selector can match a prod cluster; add matchExpressions {key: %s, operator: NotIn, values: [prod]}", i, labelEnv))
+		}
+	}
+	return out
+}
+
+// selectorExcludesProd is true when no cluster labelled env=prod can match:
+// the env label pinned to another value, an In list without prod, or a
+// NotIn list with prod.
+func selectorExcludesProd(sel property.Map) bool {
+	if env, ok := getString(sel, "matchLabels", labelEnv); ok {
+		return env != ProdEnvironment
+	}
+	exprs, ok := get(sel, "matchExpressions")
+	if !ok || !exprs.IsArray() {
+		return false
+	}
+	for _, e := range exprs.AsArray().AsSlice() {
+		if !e.IsMap() {
+			continue
+		}
+		key, _ := getString(e.AsMap(), "key")
+		op, _ := getString(e.AsMap(), "operator")
+		if key != labelEnv {
+			continue
+		}
+		values := stringList(e.AsMap(), "values")
+		switch op {
+		case "In":
+			if !slices.Contains(values, ProdEnvironment) {
+				return true
+			}
+		case "NotIn":
+			if slices.Contains(values, ProdEnvironment) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func stringList(m property.Map, key string) []string {
+	v, ok := get(m, key)
+	if !ok || !v.IsArray() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.AsArray().AsSlice() {
+		if e.IsString() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+func appSetProject(r policyx.AnalyzerResource) []string {
+	if r.Type != typeApplicationSet {
+		return nil
+	}
+	if _, templated := get(r.Properties, "spec", "templatePatch"); templated {
+		return []string{"spec.templatePatch can change the project per Application; keep the project in the template"}
+	}
+	project, ok := get(r.Properties, "spec", "template", "spec", "project")
+	if !ok {
+		if _, known := get(r.Properties, "spec", "template", "spec"); known {
+			return []string{"the template names no project (Argo CD falls back to default)"}
+		}
+		return nil
+	}
+	if !project.IsString() {
+		return []string{"the template's project is not a string"}
+	}
+	switch p := project.AsString(); {
+	case p == "" || p == "default":
+		return []string{fmt.Sprintf("project %q: use the platform's own AppProject, never default", p)}
+	case strings.Contains(p, "{{"):
+		return []string{fmt.Sprintf("project %q is templated: a cluster's labels would choose its permissions", p)}
+	}
+	return nil
+}
+
+func ecrImmutable(r policyx.AnalyzerResource) []string {
+	if r.Type != typeECR {
+		return nil
+	}
+	var out []string
+	if m, _ := getString(r.Properties, "imageTagMutability"); m != "IMMUTABLE" {
+		out = append(out, fmt.Sprintf("imageTagMutability is %q: a pushed sha- tag must never change under a running environment (IMMUTABLE)", m))
+	}
+	if scan, ok := get(r.Properties, "imageScanningConfiguration", "scanOnPush"); !ok || !scan.IsBool() || !scan.AsBool() {
+		out = append(out, "imageScanningConfiguration.scanOnPush is not true")
+	}
+	return out
+}
+
+func ecrProtected(s Stack) check {
+	return func(r policyx.AnalyzerResource) []string {
+		if r.Type != typeECR || !s.ProductionData {
+			return nil
+		}
+		var out []string
+		if !r.Options.Protect {
+			out = append(out, "stack holds production data but the repository is not protected: set registryProtect: true")
+		}
+		if fd, ok := get(r.Properties, "forceDelete"); ok && fd.IsBool() && fd.AsBool() {
+			out = append(out, "stack holds production data but forceDelete is on: a destroy would delete the images; set registryForceDelete: false")
+		}
+		return out
+	}
+}
+
+func repoPrivate(s Stack) check {
+	return func(r policyx.AnalyzerResource) []string {
+		if r.Type != typeRepo || s.PublicRepos {
+			return nil
+		}
+		if v, _ := getString(r.Properties, "visibility"); v != "private" {
+			if priv, ok := get(r.Properties, "private"); v == "" && ok && priv.IsBool() && priv.AsBool() {
+				return nil
+			}
+			return []string{fmt.Sprintf("visibility is %q: repos are private unless the stack sets publicRepos: true", v)}
+		}
+		return nil
+	}
+}
+
+func actionsSecretIsSecret(r policyx.AnalyzerResource) []string {
+	var out []string
+	for _, key := range actionsSecretTypes[r.Type] {
+		v, ok := r.Properties.GetOk(key)
+		if ok && !v.IsNull() && !v.Secret() {
+			out = append(out, fmt.Sprintf("%s is not a Pulumi secret: wrap it with pulumi.ToSecret (it would sit in the state in plain text)", key))
+		}
+	}
+	return out
+}
+
+func helmPinned(r policyx.AnalyzerResource) []string {
+	if !slices.Contains(helmTypes, r.Type) {
+		return nil
+	}
+	v, ok := get(r.Properties, "version")
+	if ok && !v.IsString() {
+		return []string{"version is not a string"}
+	}
+	if v, _ := getString(r.Properties, "version"); !exactSemver.MatchString(v) {
+		return []string{fmt.Sprintf("chart version %q is not exact: a range or none lets a later update install another chart", v)}
+	}
+	return nil
+}
+
+// trustPolicy is the part of an IAM trust policy the CI rule reads.
+type trustPolicy struct {
+	Statement []struct {
+		Effect    string
+		Principal json.RawMessage
+		Action    json.RawMessage
+		Condition map[string]map[string]json.RawMessage
+	}
+}
+
+func ciRoleScoped(r policyx.AnalyzerResource) []string {
+	if r.Type != typeRole {
+		return nil
+	}
+	raw, ok := getString(r.Properties, "assumeRolePolicy")
+	if !ok || !strings.Contains(raw, githubOIDC) {
+		return nil // unknown yet, or not a role GitHub Actions assumes
+	}
+	var p trustPolicy
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return []string{fmt.Sprintf("assumeRolePolicy is not JSON: %v", err)}
+	}
+	var out []string
+	for i, st := range p.Statement {
+		if st.Effect != "Allow" || !strings.Contains(string(st.Principal)+string(st.Action)+fmt.Sprint(st.Condition), githubOIDC) {
+			continue
+		}
+		for op, conds := range st.Condition {
+			if _, ok := conds[githubOIDC+":sub"]; ok && op != "StringEquals" {
+				out = append(out, fmt.Sprintf("statement %d: the subject is matched with %s; use StringEquals on one repo and branch", i, op))
+			}
+		}
+		subjects, err := oneOrMany(st.Condition["StringEquals"][githubOIDC+":sub"])
+		switch {
+		case err != nil:
+			out = append(out, fmt.Sprintf("statement %d: %s:sub: %v", i, githubOIDC, err))
+		case len(subjects) != 1:
+			out = append(out, fmt.Sprintf("statement %d: StringEquals %s:sub names %d subjects; trust exactly one repository and branch", i, githubOIDC, len(subjects)))
+		case !githubSubject.MatchString(subjects[0]):
+			out = append(out, fmt.Sprintf("statement %d: subject %q is not one repository and one branch (repo:<owner>/<repo>:ref:refs/heads/<branch>)", i, subjects[0]))
+		}
+	}
+	return out
+}
+
+// oneOrMany reads an IAM condition value: a string or a list of strings.
+func oneOrMany(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, fmt.Errorf("expected a string or a list of strings")
+	}
+	return many, nil
+}

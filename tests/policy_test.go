@@ -1,0 +1,268 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/gitops-platform/gitops-platform/policy/guardrails"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// analyzed builds a resource as the engine hands it to a policy.
+func analyzed(typ string, props map[string]any, secret map[string]string, protect bool) policyx.AnalyzerResource {
+	pm := resource.NewPropertyMapFromMap(props)
+	for k, v := range secret {
+		pm[resource.PropertyKey(k)] = resource.MakeSecret(resource.NewProperty(v))
+	}
+	return policyx.AnalyzerResource{
+		Type: typ, Name: "r", URN: "urn:pulumi:test::gitops-platform::" + typ + "::r",
+		Properties: resource.FromResourcePropertyMap(pm), Options: pulumi.ResourceOptions{Protect: protect},
+	}
+}
+
+func clusterSecret(env, sync string, insecure bool) policyx.AnalyzerResource {
+	config := `{"bearerToken":"t","tlsClientConfig":{"caData":"Q0E="}}`
+	if insecure {
+		config = `{"bearerToken":"t","tlsClientConfig":{"insecure":true}}`
+	}
+	return analyzed("kubernetes:core/v1:Secret", map[string]any{
+		"metadata":   map[string]any{"name": "cluster-" + env, "labels": map[string]any{"argocd.argoproj.io/secret-type": "cluster", "gitops.platform/env": env, "gitops.platform/sync": sync}},
+		"stringData": map[string]any{"config": config, "server": "https://192.168.49.4:8443"},
+	}, nil, false)
+}
+
+func appSet(project string, automated bool, selector map[string]any) policyx.AnalyzerResource {
+	policy := map[string]any{"syncOptions": []any{"CreateNamespace=true"}}
+	if automated {
+		policy["automated"] = map[string]any{"prune": true, "selfHeal": true}
+	}
+	return analyzed("kubernetes:argoproj.io/v1alpha1:ApplicationSet", map[string]any{
+		"metadata": map[string]any{"name": "gitops-monitor-x"},
+		"spec": map[string]any{
+			"generators": []any{map[string]any{"clusters": map[string]any{"selector": selector}}},
+			"template":   map[string]any{"spec": map[string]any{"project": project, "syncPolicy": policy}},
+		},
+	}, nil, false)
+}
+
+func ecr(mutability string, scan, forceDelete, protect bool) policyx.AnalyzerResource {
+	return analyzed("aws:ecr/repository:Repository", map[string]any{
+		"name": "gitops-monitor", "imageTagMutability": mutability, "forceDelete": forceDelete,
+		"imageScanningConfiguration": map[string]any{"scanOnPush": scan},
+	}, nil, protect)
+}
+
+func ciRole(condition string) policyx.AnalyzerResource {
+	return analyzed("aws:iam/role:Role", map[string]any{"assumeRolePolicy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+		`"Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},` +
+		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":` + condition + `}]}`}, nil, false)
+}
+
+// violations runs the pack for a stack over resources, naming the broken
+// rules with their level.
+func violations(t *testing.T, st guardrails.Stack, rs ...policyx.AnalyzerResource) []string {
+	t.Helper()
+	if st.Environment == "" {
+		st.Environment = "staging"
+	}
+	pack, err := guardrails.New(st)
+	require.NoError(t, err)
+	vs, err := guardrails.Check(pack, rs)
+	require.NoError(t, err)
+	var out []string
+	for _, v := range vs {
+		level := "advisory"
+		if v.Mandatory {
+			level = "mandatory"
+		}
+		out = append(out, v.Policy+" "+level+": "+v.Message)
+	}
+	return out
+}
+
+// TestPolicyRules gives every rule a compliant resource, which it must
+// pass, and a violating one, which it must report with its level.
+func TestPolicyRules(t *testing.T) {
+	t.Parallel()
+	sub := func(s string) string {
+		return `{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:sub":` + s + `}}`
+	}
+	auto := map[string]any{"matchLabels": map[string]any{"gitops.platform/sync": "auto"}}
+	autoNotProd := map[string]any{"matchLabels": map[string]any{"gitops.platform/sync": "auto"},
+		"matchExpressions": []any{map[string]any{"key": "gitops.platform/env", "operator": "NotIn", "values": []any{"prod"}}}}
+	cases := []struct {
+		rule      string
+		stack     guardrails.Stack
+		compliant policyx.AnalyzerResource
+		violating policyx.AnalyzerResource
+		level     string
+		message   string
+	}{
+		{"cluster-secret-verifies-tls", guardrails.Stack{}, clusterSecret("staging", "auto", false), clusterSecret("staging", "auto", true),
+			"mandatory", `cluster "staging" sets tlsClientConfig.insecure: true`},
+		{"cluster-secret-verifies-tls", guardrails.Stack{LocalLab: true}, clusterSecret("dev", "auto", false), clusterSecret("dev", "auto", true),
+			"advisory", "insecure: true"},
+		{"prod-cluster-syncs-manually", guardrails.Stack{}, clusterSecret("prod", "manual", false), clusterSecret("prod", "auto", false),
+			"mandatory", "prod waits for a person"},
+		{"applicationset-automated-excludes-prod", guardrails.Stack{}, appSet("gitops-monitor", true, autoNotProd), appSet("gitops-monitor", true, auto),
+			"mandatory", "the selector can match a prod cluster"},
+		{"applicationset-automated-excludes-prod", guardrails.Stack{}, appSet("gitops-monitor", false, auto),
+			appSet("gitops-monitor", true, map[string]any{"matchLabels": map[string]any{"gitops.platform/env": "prod"}}),
+			"mandatory", "the selector can match a prod cluster"},
+		{"applicationset-own-project", guardrails.Stack{}, appSet("gitops-monitor", false, auto), appSet("default", false, auto),
+			"mandatory", `project "default"`},
+		{"applicationset-own-project", guardrails.Stack{}, appSet("gitops-monitor", false, auto), appSet("{{ .name }}", false, auto),
+			"mandatory", "is templated"},
+		{"ecr-immutable-and-scanned", guardrails.Stack{}, ecr("IMMUTABLE", true, true, false), ecr("MUTABLE", true, true, false),
+			"mandatory", `imageTagMutability is "MUTABLE"`},
+		{"ecr-immutable-and-scanned", guardrails.Stack{}, ecr("IMMUTABLE", true, true, false), ecr("IMMUTABLE", false, true, false),
+			"mandatory", "scanOnPush is not true"},
+		{"ecr-production-data-protected", guardrails.Stack{ProductionData: true}, ecr("IMMUTABLE", true, false, true), ecr("IMMUTABLE", true, false, false),
+			"mandatory", "not protected"},
+		{"ecr-production-data-protected", guardrails.Stack{ProductionData: true}, ecr("IMMUTABLE", true, false, true), ecr("IMMUTABLE", true, true, true),
+			"mandatory", "forceDelete is on"},
+		{"github-repo-private", guardrails.Stack{},
+			analyzed("github:index/repository:Repository", map[string]any{"name": "s", "visibility": "private"}, nil, false),
+			analyzed("github:index/repository:Repository", map[string]any{"name": "s", "visibility": "public"}, nil, false),
+			"mandatory", `visibility is "public"`},
+		{"actions-secret-is-pulumi-secret", guardrails.Stack{},
+			analyzed("github:index/actionsSecret:ActionsSecret", map[string]any{"secretName": "K"}, map[string]string{"plaintextValue": "key"}, false),
+			analyzed("github:index/actionsSecret:ActionsSecret", map[string]any{"secretName": "K", "plaintextValue": "key"}, nil, false),
+			"mandatory", "plaintextValue is not a Pulumi secret"},
+		{"helm-chart-version-pinned", guardrails.Stack{},
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd", "version": "9.4.16"}, nil, false),
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd", "version": "^9.4.0"}, nil, false),
+			"mandatory", `chart version "^9.4.0" is not exact`},
+		{"helm-chart-version-pinned", guardrails.Stack{},
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd", "version": "9.4.16"}, nil, false),
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd"}, nil, false),
+			"mandatory", `chart version "" is not exact`},
+		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)), ciRole(sub(`"repo:o/*:ref:refs/heads/main"`)),
+			"mandatory", "is not one repository and one branch"},
+		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`["repo:o/src:ref:refs/heads/main"]`)),
+			ciRole(sub(`["repo:o/src:ref:refs/heads/main","repo:o/src:ref:refs/heads/dev"]`)),
+			"mandatory", "names 2 subjects"},
+		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
+			ciRole(`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/src:*"}}`),
+			"mandatory", "matched with StringLike"},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.rule] = true
+		assert.Empty(t, violations(t, c.stack, c.compliant), "%s: compliant", c.rule)
+		got := violations(t, c.stack, c.violating)
+		require.NotEmpty(t, got, "%s: violating", c.rule)
+		assert.True(t, strings.HasPrefix(got[0], c.rule+" "+c.level+": "), "%s: %v", c.rule, got)
+		assert.Contains(t, strings.Join(got, "\n"), c.message, c.rule)
+	}
+	pack, err := guardrails.New(guardrails.Stack{Environment: "dev"})
+	require.NoError(t, err)
+	for _, p := range pack.Policies() {
+		assert.True(t, covered[p.Name()], "rule %s has no test case", p.Name())
+	}
+}
+
+// TestPolicyOverEveryStack runs the pack over each stack's offline render:
+// no violation at all, and the rules did see the resources they are for.
+func TestPolicyOverEveryStack(t *testing.T) {
+	t.Parallel()
+	for _, env := range stacks {
+		res := evaluate(t, env)
+		st, err := guardrails.StackFromConfig(env, res.Stack.ConfigValue)
+		require.NoError(t, err)
+		resources := res.AnalyzerResources()
+		assert.Empty(t, violations(t, st, resources...), env)
+		seen := map[string]int{}
+		for _, r := range resources {
+			seen[r.Type]++
+		}
+		assert.Positive(t, seen["kubernetes:core/v1:Secret"], env)
+		assert.Positive(t, seen["kubernetes:helm.sh/v3:Release"], env)
+		if env == "dev" {
+			for _, typ := range []string{"aws:ecr/repository:Repository", "aws:iam/role:Role", "github:index/repository:Repository",
+				"github:index/actionsSecret:ActionsSecret", "kubernetes:argoproj.io/v1alpha1:ApplicationSet"} {
+				assert.Positive(t, seen[typ], "dev has a %s for the rules to check", typ)
+			}
+		}
+	}
+}
+
+// TestPolicyCatchesTheProgram changes the program's config the way a hasty
+// edit would and checks the pack stops it: prod set to sync on its own, an
+// insecure cluster outside a lab, a production hub with the lab's registry.
+func TestPolicyCatchesTheProgram(t *testing.T) {
+	t.Parallel()
+	check := func(stack string, set map[string]string, mark func(*guardrails.Stack)) []string {
+		res, err := evaluateWith(t, stack, set)
+		require.NoError(t, err)
+		st, err := guardrails.StackFromConfig(stack, res.Stack.ConfigValue)
+		require.NoError(t, err)
+		if mark != nil {
+			mark(&st)
+		}
+		return violations(t, st, res.AnalyzerResources()...)
+	}
+	got := check("prod", map[string]string{"syncMode": "auto"}, nil)
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "prod-cluster-syncs-manually mandatory")
+
+	got = check("staging", map[string]string{"clusterInsecure": "true"}, nil)
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "cluster-secret-verifies-tls mandatory")
+
+	got = check("dev", map[string]string{"clusterInsecure": "true"}, nil)
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "cluster-secret-verifies-tls advisory", "dev is a localLab")
+
+	// The config check refuses productionData with the lab's registry, so
+	// mark the stack in the pack only: the registry rule must still hold.
+	got = check("dev", nil, func(s *guardrails.Stack) { s.ProductionData = true })
+	assert.Len(t, got, 2)
+	assert.Contains(t, strings.Join(got, "\n"), "ecr-production-data-protected mandatory")
+}
+
+// TestPolicyRefusesAStackOfAnotherProject checks the pack will not judge a
+// stack it does not know, and says why.
+func TestPolicyRefusesAStackOfAnotherProject(t *testing.T) {
+	t.Parallel()
+	_, err := guardrails.StackFromConfig("qa", func(string) (string, bool) { return "", false })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `stack "qa" has no gitops-platform:environment`)
+	_, err = guardrails.StackFromConfig("dev", func(k string) (string, bool) {
+		return map[string]string{"gitops-platform:environment": "dev", "gitops-platform:localLab": "maybe"}[k], true
+	})
+	assert.ErrorContains(t, err, `gitops-platform:localLab is "maybe", expected true or false`)
+}
+
+// TestRenderRunsThePolicyPack checks `render -policy` passes the project's
+// stacks and fails, with the count and the rule, on a copy of the project
+// whose prod stack file was edited to sync on its own.
+func TestRenderRunsThePolicyPack(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	require.NoError(t, offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", projectDir, "-policy"}, &out))
+	assert.Contains(t, out.String(), "no mandatory violation in stack prod")
+
+	dir := t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"} {
+		b, err := os.ReadFile(filepath.Join(projectDir, f))
+		require.NoError(t, err)
+		if f == "Pulumi.prod.yaml" {
+			require.Contains(t, string(b), "syncMode: manual")
+			b = []byte(strings.Replace(string(b), "syncMode: manual", "syncMode: auto", 1))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o600))
+	}
+	out.Reset()
+	err := offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", dir, "-policy"}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 mandatory violation(s) in stack prod")
+	assert.Contains(t, out.String(), "[mandatory] prod-cluster-syncs-manually")
+}
