@@ -168,7 +168,7 @@ func Build(o Options) (ApplicationSet, error) {
 		Spec: Spec{
 			GoTemplate:        true,
 			GoTemplateOptions: []string{"missingkey=error"},
-			Generators: []Generator{{Clusters: ClusterGenerator{Selector: selector}}},
+			Generators:        []Generator{{Clusters: ClusterGenerator{Selector: selector}}},
 			Template: Template{
 				Metadata: ObjectMeta{
 					Name:        o.AppName + "-{{ .name }}",

@@ -45,10 +45,10 @@ const ProdEnvironment = "prod"
 
 // Secret-holding GitHub resources and the properties that hold the value.
 var actionsSecretTypes = map[string][]string{
-	"github:index/actionsSecret:ActionsSecret":                       {"plaintextValue", "encryptedValue"},
-	"github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret": {"plaintextValue", "encryptedValue"},
+	"github:index/actionsSecret:ActionsSecret":                         {"plaintextValue", "encryptedValue"},
+	"github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret":   {"plaintextValue", "encryptedValue"},
 	"github:index/actionsOrganizationSecret:ActionsOrganizationSecret": {"plaintextValue", "encryptedValue"},
-	"github:index/dependabotSecret:DependabotSecret":                 {"plaintextValue", "encryptedValue"},
+	"github:index/dependabotSecret:DependabotSecret":                   {"plaintextValue", "encryptedValue"},
 }
 
 // Helm chart resources whose version must be exact.
