@@ -12,7 +12,7 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test tools render preview up destroy preflight fuzz bench
+.PHONY: test app-test tools render policy preview up destroy preflight fuzz bench
 
 ## test: vet and run every test, the seeded app's own included (what CI runs)
 test: app-test tools
@@ -35,22 +35,26 @@ app-test:
 render:
 	@for s in $(selected); do go run ./cmd/render -stack $$s -out $(RENDER_DIR)/$$s || exit 1; done
 
+## policy: the policy pack (policy/) over each stack's offline render; mandatory violations fail
+policy:
+	@for s in $(selected); do go run ./cmd/render -stack $$s -out $(RENDER_DIR)/$$s -policy || exit 1; done
+
 ## preflight: check the tools, credentials and kube contexts `make up` needs
 preflight:
 	@scripts/preflight $(selected)
 
 ## preview: pulumi preview of each stack, hub first
 preview: preflight
-	@for s in $(selected); do pulumi stack select --create $$s && pulumi preview --diff --stack $$s || exit 1; done
+	@for s in $(selected); do pulumi stack select --create $$s && pulumi preview --diff --policy-pack policy --stack $$s || exit 1; done
 
 ## up: stand the platform up on the local file backend: the hub, then each environment
 up: preflight
 	pulumi login --local
-	@for s in $(selected); do pulumi stack select --create $$s && pulumi up --yes --stack $$s || exit 1; done
+	@for s in $(selected); do pulumi stack select --create $$s && pulumi up --yes --policy-pack policy --stack $$s || exit 1; done
 
-## destroy: tear down in reverse order (prod, staging, then the hub)
+## destroy: tear down prod, staging, then the hub; refuses first if a stack holds protected resources
 destroy:
-	@for s in $(if $(STACK),$(STACK),$(REVERSE_STACKS)); do pulumi destroy --yes --stack $$s || exit 1; done
+	go run ./cmd/teardown $(if $(STACK),$(STACK),$(REVERSE_STACKS))
 
 ## fuzz: fuzz the config loader for $(FUZZTIME)
 fuzz:

@@ -1,0 +1,89 @@
+// Package teardown destroys the platform's stacks safely: it reads every
+// stack's state first and refuses, before anything is deleted, when a stack
+// holds protected resources or the hub is not the last to go.
+package teardown
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Pulumi runs the pulumi CLI; tests give a fake.
+type Pulumi interface {
+	// Output runs pulumi with args and returns its standard output.
+	Output(args ...string) ([]byte, error)
+	// Stream runs pulumi with args, its output going to the user.
+	Stream(args ...string) error
+}
+
+// Types the checks look for.
+const (
+	typeArgoCD = "gitops-platform:argocd:ArgoCD"
+	typeECR    = "aws:ecr/repository:Repository"
+)
+
+type state struct {
+	Deployment struct {
+		Resources []struct {
+			URN     string         `json:"urn"`
+			Type    string         `json:"type"`
+			Protect bool           `json:"protect"`
+			Inputs  map[string]any `json:"inputs"`
+		} `json:"resources"`
+	} `json:"deployment"`
+}
+
+// Run tears down stacks in the order given (make destroy: prod, staging,
+// dev). Every stack is checked before the first destroy.
+func Run(p Pulumi, stacks []string, out io.Writer) error {
+	if len(stacks) == 0 {
+		return fmt.Errorf("teardown: name the stacks to destroy, the hub last (e.g. prod staging dev)")
+	}
+	var refusals []string
+	var todo []string
+	hubAt := -1
+	for i, s := range stacks {
+		raw, err := p.Output("stack", "export", "--stack", s)
+		if err != nil {
+			if strings.Contains(string(raw)+err.Error(), "no stack named") {
+				fmt.Fprintf(out, "stack %s does not exist: nothing to destroy\n", s)
+				continue
+			}
+			return fmt.Errorf("teardown: cannot read the state of stack %s (nothing was destroyed): %w", s, err)
+		}
+		var st state
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return fmt.Errorf("teardown: stack %s: the exported state is not JSON (nothing was destroyed): %w", s, err)
+		}
+		todo = append(todo, s)
+		for _, r := range st.Deployment.Resources {
+			if r.Type == typeArgoCD {
+				hubAt = i
+			}
+			if r.Protect {
+				refusals = append(refusals, fmt.Sprintf("stack %s: %s is protected; to let it go, set registryProtect: false and run "+
+					"`pulumi up --stack %s`, or `pulumi state unprotect --stack %s '%s'`", s, r.URN, s, s, r.URN))
+			}
+			if r.Type == typeECR && r.Inputs["forceDelete"] != true {
+				fmt.Fprintf(out, "stack %s: the ECR repository keeps its images (registryForceDelete: false): "+
+					"the destroy stops at it while it holds images; empty it yourself or set registryForceDelete: true and run `pulumi up` first\n", s)
+			}
+		}
+	}
+	if hubAt >= 0 && hubAt != len(stacks)-1 {
+		refusals = append(refusals, fmt.Sprintf("stack %s is the hub (it runs Argo CD): destroy it last, after %s",
+			stacks[hubAt], strings.Join(append(append([]string{}, stacks[:hubAt]...), stacks[hubAt+1:]...), ", ")))
+	}
+	if len(refusals) > 0 {
+		return fmt.Errorf("teardown refused, nothing was destroyed:\n  %s", strings.Join(refusals, "\n  "))
+	}
+	for _, s := range todo {
+		fmt.Fprintf(out, "destroying stack %s\n", s)
+		if err := p.Stream("destroy", "--yes", "--stack", s); err != nil {
+			return fmt.Errorf("teardown: destroying stack %s failed (stacks after it were left alone; README: Tear down, stuck finalizers): %w", s, err)
+		}
+	}
+	return nil
+}
