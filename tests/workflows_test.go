@@ -1,0 +1,161 @@
+package tests
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// projectWorkflows are the platform's own workflows.
+var projectWorkflows = []string{"preview.yml", "deploy.yml", "up.yml", "drift.yml", "teardown.yml"}
+
+// TestProjectWorkflowsPassActionlint lints the project's own workflows and
+// its composite action as one project (local actions and reusable
+// workflows resolved): no finding, every action pinned to a commit.
+func TestProjectWorkflowsPassActionlint(t *testing.T) {
+	t.Parallel()
+	proj, err := actionlint.NewProject(projectDir)
+	require.NoError(t, err)
+	linter, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{})
+	require.NoError(t, err)
+	var files []string
+	for _, w := range projectWorkflows {
+		files = append(files, filepath.Join(projectDir, ".github", "workflows", w))
+	}
+	errs, err := linter.LintFiles(files, proj)
+	require.NoError(t, err)
+	for _, e := range errs {
+		t.Errorf("actionlint: %s", e.Error())
+	}
+	action := filepath.Join(projectDir, ".github", "actions", "pulumi-setup", "action.yml")
+	entries, err := os.ReadDir(filepath.Join(projectDir, ".github", "workflows"))
+	require.NoError(t, err)
+	assert.Len(t, entries, len(projectWorkflows), "a new workflow is linted here too")
+	for _, f := range append(files, action) {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, u := range regexp.MustCompile(`uses: (\S+)`).FindAllStringSubmatch(string(b), -1) {
+			if strings.HasPrefix(u[1], "./") {
+				continue
+			}
+			assert.Regexp(t, `@[0-9a-f]{40}$`, u[1], "%s: pinned to a commit", filepath.Base(f))
+		}
+	}
+}
+
+type workflow struct {
+	On          map[string]any `yaml:"on"`
+	Permissions map[string]string
+	Jobs        map[string]struct {
+		If          string
+		Needs       any
+		Environment string
+		Permissions map[string]string
+		Uses        string
+		With        map[string]any
+		Steps       []struct {
+			Uses string
+			Run  string
+			With map[string]any
+		}
+	}
+}
+
+func readWorkflow(t *testing.T, name string) workflow {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(projectDir, ".github", "workflows", name))
+	require.NoError(t, err)
+	var w workflow
+	require.NoError(t, yaml.Unmarshal(b, &w), name)
+	return w
+}
+
+// TestProjectWorkflowsDoWhatTheySay checks the shape of each workflow: least
+// permissions (read-only by default, an OIDC token only where a stack is
+// touched, pull-request writes only to comment), forks get the offline
+// render and policy pack, deploys go dev → staging → prod behind
+// environments, drift expects no changes, teardown confirms first.
+func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
+	t.Parallel()
+	for _, name := range projectWorkflows {
+		w := readWorkflow(t, name)
+		assert.Equal(t, map[string]string{"contents": "read"}, w.Permissions, "%s: read-only by default", name)
+		for job, j := range w.Jobs {
+			for scope, level := range j.Permissions {
+				if level == "write" {
+					assert.Contains(t, []string{"id-token", "pull-requests", "issues"}, scope, "%s/%s", name, job)
+				}
+			}
+		}
+	}
+
+	preview := readWorkflow(t, "preview.yml")
+	assert.Contains(t, preview.On, "pull_request")
+	assert.NotContains(t, preview.On, "pull_request_target", "never run fork code with secrets")
+	offline := preview.Jobs["offline"]
+	assert.Empty(t, offline.Permissions, "the fork-safe job has no extra permission")
+	assert.Contains(t, offline.Steps[2].Run, "-policy")
+	assert.Equal(t, "render-${{ matrix.stack }}", offline.Steps[3].With["name"], "the render is attached")
+	real := preview.Jobs["preview"]
+	assert.Equal(t, "github.event.pull_request.head.repo.full_name == github.repository", real.If, "no secrets for forks")
+	last := real.Steps[len(real.Steps)-1]
+	assert.Equal(t, "preview", last.With["command"])
+	assert.Equal(t, "policy", last.With["policyPacks"])
+	assert.Equal(t, true, last.With["comment-on-pr"])
+
+	deploy := readWorkflow(t, "deploy.yml")
+	assert.Equal(t, "dev", deploy.Jobs["staging"].Needs)
+	assert.Equal(t, "staging", deploy.Jobs["prod"].Needs)
+	for _, env := range []string{"dev", "staging", "prod"} {
+		assert.Equal(t, env, deploy.Jobs[env].With["stack"])
+	}
+	up := readWorkflow(t, "up.yml").Jobs["up"]
+	assert.Equal(t, "${{ inputs.stack }}", up.Environment, "prod's reviewers gate prod")
+	assert.Equal(t, "policy", up.Steps[len(up.Steps)-1].With["policyPacks"])
+
+	drift := readWorkflow(t, "drift.yml")
+	assert.Contains(t, drift.On, "schedule")
+	run := drift.Jobs["drift"].Steps[2].Run
+	assert.Contains(t, run, "pulumi refresh --preview-only --expect-no-changes")
+	assert.Contains(t, run, "pulumi preview --expect-no-changes")
+
+	teardown := readWorkflow(t, "teardown.yml")
+	assert.Contains(t, teardown.On, "workflow_dispatch")
+	assert.NotContains(t, teardown.On, "push")
+	assert.Equal(t, "confirm", teardown.Jobs["destroy"].Needs)
+	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-teardown")
+	assert.Equal(t, "${{ inputs.stack }}", teardown.Jobs["destroy"].Environment)
+}
+
+// TestTeardownConfirmation runs the teardown workflow's confirmation step:
+// a mistyped or missing confirmation and an unknown stack are refused.
+func TestTeardownConfirmation(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(projectDir, "scripts", "confirm-teardown")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(script, args...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("prod", "prod")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "confirmed: destroying stack prod")
+
+	out, err = run("prod", "prdo")
+	require.Error(t, err)
+	assert.Contains(t, out, "the confirmation 'prdo' does not match the stack 'prod'; nothing was destroyed")
+	out, err = run("prod", "")
+	require.Error(t, err)
+	assert.Contains(t, out, "does not match")
+	out, err = run("qa", "qa")
+	require.Error(t, err)
+	assert.Contains(t, out, "'qa' is not a stack of this project")
+}
