@@ -215,19 +215,10 @@ var alertSamples = map[string]model.LabelSet{
 func TestAlertmanagerRoutesToSlack(t *testing.T) {
 	t.Parallel()
 	toSlack := map[string]bool{"AppDown": true, "AppHighErrorRate": true, "ArgoCDProdWaitingForSync": true, "KubeNodeNotReady": true}
-	for method, set := range map[string]map[string]string{
-		"bot":     {"slackToken": "xoxb-alert-token"},
-		"webhook": {"slackMethod": "webhook", "slackWebhookUrl": "https://hooks.slack.com/services/T0/B0/alerts"},
-	} {
+	for method, set := range slackSettings("alerts") {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
-			var secrets []string
-			for k := range set {
-				if k != "slackMethod" {
-					secrets = append(secrets, k)
-				}
-			}
-			hub, err := evaluateWith(t, "dev", set, secrets...)
+			hub, err := evaluateWithSlack(t, set)
 			require.NoError(t, err)
 			assert.True(t, hub.Outputs["slackCredential"].IsSecret())
 			st, err := offline.LoadStack(projectDir, "staging")
@@ -252,7 +243,7 @@ func TestAlertmanagerRoutesToSlack(t *testing.T) {
 				if method == "bot" {
 					assert.Equal(t, "https://slack.com/api/chat.postMessage", slack.APIURL.String())
 					require.NotNil(t, slack.HTTPConfig.Authorization)
-					assert.Equal(t, "xoxb-alert-token", string(slack.HTTPConfig.Authorization.Credentials))
+					assert.Equal(t, "xoxb-alerts", string(slack.HTTPConfig.Authorization.Credentials))
 				} else {
 					assert.Equal(t, "https://hooks.slack.com/services/T0/B0/alerts", slack.APIURL.String())
 				}

@@ -45,6 +45,28 @@ func reveal(v resource.PropertyValue) any {
 	return v.V
 }
 
+// slackSettings are the hub config of each Slack method, with credentials
+// ending in suffix.
+func slackSettings(suffix string) map[string]map[string]string {
+	return map[string]map[string]string{
+		"bot":     {"slackToken": "xoxb-" + suffix},
+		"webhook": {"slackMethod": "webhook", "slackWebhookUrl": "https://hooks.slack.com/services/T0/B0/" + suffix},
+	}
+}
+
+// evaluateWithSlack runs the hub with one Slack method, its credential
+// set as a secret, as `pulumi config set --secret` would.
+func evaluateWithSlack(t *testing.T, set map[string]string) (*offline.Result, error) {
+	t.Helper()
+	var secrets []string
+	for k := range set {
+		if k != "slackMethod" {
+			secrets = append(secrets, k)
+		}
+	}
+	return evaluateWith(t, "dev", set, secrets...)
+}
+
 // notificationObjects rebuilds argocd-notifications-cm as the argo-cd chart
 // writes it from the release's values, and argocd-notifications-secret.
 func notificationObjects(t *testing.T, res *offline.Result) (*corev1.ConfigMap, *corev1.Secret) {
@@ -133,19 +155,10 @@ func sampleApp(automated bool, phase, health, sync string) map[string]any {
 // ApplicationSets names a defined trigger and service.
 func TestNotificationsWithArgoCDsEngine(t *testing.T) {
 	t.Parallel()
-	for method, set := range map[string]map[string]string{
-		"bot":     {"slackToken": "xoxb-test-token"},
-		"webhook": {"slackMethod": "webhook", "slackWebhookUrl": "https://hooks.slack.com/services/T0/B0/x"},
-	} {
+	for method, set := range slackSettings("x") {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
-			var secrets []string
-			for k := range set {
-				if k != "slackMethod" {
-					secrets = append(secrets, k)
-				}
-			}
-			res, err := evaluateWith(t, "dev", set, secrets...)
+			res, err := evaluateWithSlack(t, set)
 			require.NoError(t, err)
 			assert.Empty(t, res.Warnings)
 			cm, secret := notificationObjects(t, res)
