@@ -156,6 +156,16 @@ func TestRenderSecureValues(t *testing.T) {
 	assertNoStringInTree(t, out, cipher)
 	secretYAML := readTree(t, out)["kubernetes/secret-argocd-notifications-secret.yaml"]
 	assert.Contains(t, secretYAML, "slack-token: '[secret]'")
+
+	// -show-secrets writes what stands behind [secret], but a secure: value
+	// was never decrypted, so it stays masked.
+	shown := t.TempDir()
+	require.NoError(t, offline.Command([]string{"-stack", "dev", "-out", shown, "-project", dir, "-show-secrets"}, &bytes.Buffer{}))
+	assertNoStringInTree(t, shown, cipher)
+	tree := readTree(t, shown)
+	assert.Contains(t, tree["kubernetes/secret-argocd-notifications-secret.yaml"], "slack-token: '[secret]'")
+	assert.Contains(t, tree["kubernetes/secret-dev-registration.yaml"], "server: https://kubernetes.default.svc")
+	assert.Contains(t, readTree(t, out)["kubernetes/secret-dev-registration.yaml"], "server: '[secret]'", "masked by default")
 }
 
 // TestRenderUsage checks that a render without a stack or output says how to call it.

@@ -13,7 +13,7 @@ import (
 // machine (a kubeconfig path, a token). The render must not depend on them.
 var AmbientEnv = []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"}
 
-// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy]`.
+// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy] [-show-secrets]`.
 func Command(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -21,8 +21,9 @@ func Command(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "the directory to write resources.json, kubernetes/ and repos/ into")
 	dir := fs.String("project", ".", "the directory that holds Pulumi.yaml")
 	kubeconfig := fs.String("kubeconfig", "", "read the clusters' CA data from this kubeconfig, as pulumi up does (default: placeholders, nothing read)")
+	showSecrets := fs.Bool("show-secrets", false, "write the values behind [secret] (placeholders and the stack files' plain values; secure: values stay masked)")
 	policy := fs.Bool("policy", false, "also run the policy pack (policy/) over the render; mandatory violations fail")
-	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy]")
+	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy] [-show-secrets]")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w\n%w", err, usage)
 	}
@@ -36,6 +37,7 @@ func Command(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err // nothing is written for a stack that does not evaluate
 	}
+	res.ShowSecrets = *showSecrets
 	if err := res.Write(*out); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}

@@ -72,7 +72,7 @@ func (r *Result) Render() []Rendered {
 			Type:          res.Type,
 			Name:          res.Name,
 			Parent:        refOf(res.Parent),
-			Inputs:        Plain(res.Inputs),
+			Inputs:        r.plain(res.Inputs),
 			DependsOn:     deps,
 			Protect:       res.Protect,
 			Provider:      refOf(res.Provider),
@@ -85,21 +85,26 @@ func (r *Result) Render() []Rendered {
 
 // Plain turns property values into plain JSON-able values, with secrets as
 // "[secret]" and values known only after deployment as "[computed]".
-func Plain(m resource.PropertyMap) map[string]any {
+func Plain(m resource.PropertyMap) map[string]any { return plainMap(m, false) }
+
+// plain is Plain, or with ShowSecrets the values behind "[secret]".
+func (r *Result) plain(m resource.PropertyMap) map[string]any { return plainMap(m, r.ShowSecrets) }
+
+func plainMap(m resource.PropertyMap, reveal bool) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		if strings.HasPrefix(string(k), "__") {
 			continue // SDK bookkeeping such as __defaults
 		}
-		out[string(k)] = plainValue(v, false)
+		out[string(k)] = plainValue(v, false, reveal)
 	}
 	return out
 }
 
-func plainValue(v resource.PropertyValue, secret bool) any {
+func plainValue(v resource.PropertyValue, secret, reveal bool) any {
 	switch {
 	case v.IsSecret():
-		return plainValue(v.SecretValue().Element, true)
+		return plainValue(v.SecretValue().Element, !reveal, reveal)
 	case v.IsComputed():
 		return ComputedValue
 	case v.IsOutput():
@@ -107,12 +112,12 @@ func plainValue(v resource.PropertyValue, secret bool) any {
 		if !o.Known {
 			return ComputedValue
 		}
-		return plainValue(o.Element, secret || o.Secret)
+		return plainValue(o.Element, secret || (o.Secret && !reveal), reveal)
 	case v.IsObject():
 		// A secret object keeps its keys, so a reader sees its shape.
 		obj := map[string]any{}
 		for k, e := range v.ObjectValue() {
-			obj[string(k)] = plainValue(e, secret)
+			obj[string(k)] = plainValue(e, secret, reveal)
 		}
 		return obj
 	case secret:
@@ -120,7 +125,7 @@ func plainValue(v resource.PropertyValue, secret bool) any {
 	case v.IsArray():
 		arr := []any{}
 		for _, e := range v.ArrayValue() {
-			arr = append(arr, plainValue(e, false))
+			arr = append(arr, plainValue(e, false, reveal))
 		}
 		return arr
 	case v.IsNull():
@@ -147,7 +152,7 @@ func (r *Result) KubernetesObjects() []KubernetesObject {
 		if !res.Custom || !strings.HasPrefix(res.Type, "kubernetes:") {
 			continue
 		}
-		obj := Plain(res.Inputs)
+		obj := r.plain(res.Inputs)
 		kind, _ := obj["kind"].(string)
 		if kind == "" || obj["apiVersion"] == nil {
 			continue // not an object of the API (a Helm release, say)
@@ -173,7 +178,7 @@ func (r *Result) RepoFiles() ([]RepoFile, error) {
 		if res.Type != repositoryFileType {
 			continue
 		}
-		in := Plain(res.Inputs)
+		in := r.plain(res.Inputs)
 		repo, _ := in["repository"].(string)
 		file, _ := in["file"].(string)
 		content, _ := in["content"].(string)

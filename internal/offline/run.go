@@ -47,6 +47,11 @@ type Result struct {
 	// Outputs are the stack's exports, as a StackReference would read them.
 	Outputs  resource.PropertyMap
 	Warnings []string
+	// ShowSecrets writes the values behind "[secret]": placeholders and the
+	// stack files' plain values only, since a `secure:` value is never
+	// decrypted. The API-server test tier needs them (a cluster Secret's
+	// server and name).
+	ShowSecrets bool
 }
 
 // Run evaluates the program for one stack as `pulumi up` of a new stack
