@@ -79,7 +79,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 		config = pulumi.String(eks).ToStringOutput()
 	} else {
-		m, err := newManager(ctx, c, name, appNamespace, env)
+		m, err := newManager(ctx, c, name, args.AppNamespace, appNamespace, env)
 		if err != nil {
 			return nil, err
 		}

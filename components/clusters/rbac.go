@@ -19,9 +19,10 @@ const managerNamespace = "kube-system"
 
 // Rule is one RBAC rule, kept as plain data so it can be read and tested.
 type Rule struct {
-	APIGroups []string
-	Resources []string
-	Verbs     []string
+	APIGroups     []string
+	Resources     []string
+	ResourceNames []string // empty: every object of those resources
+	Verbs         []string
 }
 
 // NamespaceRules is what Argo CD may do in the app's namespace: everything
@@ -30,21 +31,30 @@ func NamespaceRules() []Rule {
 	return []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
 }
 
-// ClusterRules is what Argo CD may do outside it: see and create Namespaces
-// (CreateNamespace=true), the only cluster-scoped kind the AppProject allows.
-func ClusterRules() []Rule {
-	return []Rule{{APIGroups: []string{""}, Resources: []string{"namespaces"},
-		Verbs: []string{"get", "list", "watch", "create", "patch", "update"}}}
+// ClusterRules is what Argo CD may do outside it: see Namespaces (the only
+// cluster-scoped kind the AppProject allows) and change only the app's own.
+// It may not create one: the program creates the app's namespace, and a
+// right to create or patch any namespace would let it relabel kube-system
+// (its Pod Security level, say).
+func ClusterRules(appNamespace string) []Rule {
+	return []Rule{
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: []string{appNamespace}, Verbs: []string{"patch", "update"}},
+	}
 }
 
 func policyRules(rules []Rule) rbacv1.PolicyRuleArray {
 	out := rbacv1.PolicyRuleArray{}
 	for _, r := range rules {
-		out = append(out, rbacv1.PolicyRuleArgs{
+		rule := rbacv1.PolicyRuleArgs{
 			ApiGroups: pulumi.ToStringArray(r.APIGroups),
 			Resources: pulumi.ToStringArray(r.Resources),
 			Verbs:     pulumi.ToStringArray(r.Verbs),
-		})
+		}
+		if len(r.ResourceNames) > 0 {
+			rule.ResourceNames = pulumi.ToStringArray(r.ResourceNames)
+		}
+		out = append(out, rule)
 	}
 	return out
 }
@@ -56,7 +66,7 @@ type manager struct {
 
 // newManager creates the ServiceAccount, its long-lived token Secret and
 // its bindings in the environment's cluster.
-func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNamespace pulumi.StringInput,
+func newManager(ctx *pulumi.Context, parent pulumi.Resource, name, appNamespaceName string, appNamespace pulumi.StringInput,
 	opts ...pulumi.ResourceOption,
 ) (*manager, error) {
 	opts = append(opts, pulumi.Parent(parent))
@@ -86,7 +96,7 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNam
 	}
 	clusterRole, err := rbacv1.NewClusterRole(ctx, name+"-manager-namespaces", &rbacv1.ClusterRoleArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName + "-namespaces"), Labels: labels},
-		Rules:    policyRules(ClusterRules()),
+		Rules:    policyRules(ClusterRules(appNamespaceName)),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s cluster role: %w", ManagerName, err)
