@@ -152,8 +152,12 @@ func TestLeastPrivilegeIdentity(t *testing.T) {
 		assert.Equal(t, "gitops-monitor", path(role.Inputs, "metadata", "namespace").StringValue())
 		cr := one(t, res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
 		rules := reveal(cr.Inputs["rules"]).([]any)
-		require.Len(t, rules, 1)
-		assert.Equal(t, []any{"namespaces"}, rules[0].(map[string]any)["resources"], "no cluster-scoped kind but Namespace")
+		require.Len(t, rules, 2)
+		for _, r := range rules {
+			assert.Equal(t, []any{"namespaces"}, r.(map[string]any)["resources"], "no cluster-scoped kind but Namespace")
+		}
+		assert.Equal(t, []any{"get", "list", "watch"}, rules[0].(map[string]any)["verbs"], "any namespace: read only")
+		assert.Equal(t, []any{"gitops-monitor"}, rules[1].(map[string]any)["resourceNames"], "writes: the app's namespace only")
 		tok := named(t, res, typeSecret, env+"-manager-token")
 		assert.Equal(t, "kubernetes.io/service-account-token", tok.Inputs["type"].StringValue())
 		assert.Equal(t, "argocd-manager", path(tok.Inputs, "metadata", "annotations", "kubernetes.io/service-account.name").StringValue())
