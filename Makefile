@@ -12,12 +12,18 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test tools render policy preview up destroy preflight fuzz bench
+.PHONY: test app-test apiserver-test tools render policy preview up destroy preflight fuzz bench
 
-## test: vet and run every test, the seeded app's own included (what CI runs)
+## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
 test: app-test tools
 	go vet ./...
 	go test ./...
+	$(MAKE) apiserver-test
+
+## apiserver-test: every rendered object against a real kube-apiserver + etcd (built from the Go proxy, cached
+## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module)
+apiserver-test: tools
+	cd tests/apiserver && go vet . && go test -count=1 .
 
 ## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
 tools: bin/kustomize
