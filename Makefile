@@ -23,7 +23,7 @@ test: app-test tools
 ## apiserver-test: every rendered object against a real kube-apiserver + etcd (built from the Go proxy, cached
 ## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module)
 apiserver-test: tools
-	cd tests/apiserver && go vet . && go test -count=1 .
+	cd tests/apiserver && go vet . && go test -count=1 -timeout 30m .
 
 ## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
 tools: bin/kustomize

@@ -113,6 +113,9 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Equal(t, true, last.With["comment-on-pr"])
 
 	deploy := readWorkflow(t, "deploy.yml")
+	assert.Equal(t, "github.event_name == 'push'", deploy.Jobs["dev"].If)
+	assert.Equal(t, "confirm", deploy.Jobs["dispatched"].Needs, "a dispatched deploy confirms first")
+	assert.Contains(t, deploy.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack deploy")
 	assert.Equal(t, "dev", deploy.Jobs["staging"].Needs)
 	assert.Equal(t, "staging", deploy.Jobs["prod"].Needs)
 	for _, env := range []string{"dev", "staging", "prod"} {
@@ -132,30 +135,34 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Contains(t, teardown.On, "workflow_dispatch")
 	assert.NotContains(t, teardown.On, "push")
 	assert.Equal(t, "confirm", teardown.Jobs["destroy"].Needs)
-	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-teardown")
+	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack teardown")
 	assert.Equal(t, "${{ inputs.stack }}", teardown.Jobs["destroy"].Environment)
 }
 
-// TestTeardownConfirmation runs the teardown workflow's confirmation step:
-// a mistyped or missing confirmation and an unknown stack are refused.
-func TestTeardownConfirmation(t *testing.T) {
+// TestDispatchConfirmation runs the confirmation step of the dispatched
+// deploy and teardown: a mistyped or missing confirmation, an unknown stack
+// and an unknown action are refused.
+func TestDispatchConfirmation(t *testing.T) {
 	t.Parallel()
-	script := filepath.Join(projectDir, "scripts", "confirm-teardown")
+	script := filepath.Join(projectDir, "scripts", "confirm-stack")
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(script, args...).CombinedOutput()
 		return string(out), err
 	}
-	out, err := run("prod", "prod")
+	out, err := run("teardown", "prod", "prod")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "confirmed: destroying stack prod")
+	assert.Contains(t, out, "confirmed: teardown of stack prod")
 
-	out, err = run("prod", "prdo")
+	out, err = run("deploy", "prod", "prdo")
 	require.Error(t, err)
-	assert.Contains(t, out, "the confirmation 'prdo' does not match the stack 'prod'; nothing was destroyed")
-	out, err = run("prod", "")
+	assert.Contains(t, out, "deploy refused: the confirmation 'prdo' does not match the stack 'prod'; nothing was changed")
+	out, err = run("teardown", "prod", "")
 	require.Error(t, err)
 	assert.Contains(t, out, "does not match")
-	out, err = run("qa", "qa")
+	out, err = run("teardown", "qa", "qa")
 	require.Error(t, err)
 	assert.Contains(t, out, "'qa' is not a stack of this project")
+	out, err = run("destroy", "dev", "dev")
+	require.Error(t, err)
+	assert.Contains(t, out, "unknown action 'destroy'")
 }

@@ -92,11 +92,17 @@ func setup(tmp string) error {
 	if _, err := os.Stat(kustomize); err != nil {
 		return fmt.Errorf("%s is missing: run `make tools` in the project root", kustomize)
 	}
+	// Build the render first (minutes on a cold build cache), so the
+	// servers only run while they are used.
+	renderBin, err := buildRender(tmp)
+	if err != nil {
+		return err
+	}
 	if srv, err = startCluster(cache, filepath.Join(tmp, "cluster")); err != nil {
 		return err
 	}
 	renderDir = filepath.Join(tmp, "render")
-	if err := renderStacks(tmp, srv.caPEM); err != nil {
+	if err := renderStacks(tmp, renderBin, srv.caPEM); err != nil {
 		return err
 	}
 	if dyn, err = dynamic.NewForConfig(srv.config); err != nil {
@@ -118,6 +124,17 @@ func setup(tmp string) error {
 // has a Slack credential and every Application subscribes.
 const slackToken = "  gitops-platform:slackToken:\n    secure: v1:ZTJlLXRpZXI=\n"
 
+// buildRender builds the project's render command.
+func buildRender(tmp string) (string, error) {
+	bin := filepath.Join(tmp, "render-bin")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/render")
+	build.Dir = projectRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the render: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
 // kubeconfigFor gives every stack's kube context a CA, as minikube's
 // kubeconfig does, so the cluster Secrets carry real base64 caData (Argo CD
 // decodes it) instead of the render's placeholder.
@@ -135,20 +152,14 @@ func kubeconfigFor(path string, caPEM []byte) error {
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
-// renderStacks builds the project's render command and renders every stack
+// renderStacks renders every stack
 // of a copy of the project whose hub has a Slack token, reading the CA
 // from a kubeconfig as pulumi up would, with the values behind [secret]
 // (placeholders only: nothing is decrypted).
-func renderStacks(tmp string, caPEM []byte) error {
+func renderStacks(tmp, bin string, caPEM []byte) error {
 	kubeconfig := filepath.Join(tmp, "kubeconfig")
 	if err := kubeconfigFor(kubeconfig, caPEM); err != nil {
 		return err
-	}
-	bin := filepath.Join(tmp, "render-bin")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/render")
-	build.Dir = projectRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the render: %w\n%s", err, out)
 	}
 	project := filepath.Join(tmp, "project")
 	if err := os.MkdirAll(project, 0o755); err != nil {
