@@ -66,6 +66,6 @@ destroy:
 fuzz:
 	go test ./tests -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME)
 
-## bench: one full program evaluation per stack under mocks
+## bench: one full program evaluation per stack under mocks, and the policy pack over the hub
 bench:
-	go test ./tests -run '^$$' -bench Evaluate -benchmem
+	go test ./tests -run '^$$' -bench 'Evaluate|PolicyPack' -benchmem

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
@@ -28,5 +29,29 @@ func BenchmarkEvaluate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPolicyPack measures the policy pack over the hub's render, the
+// largest stack: building the pack and running every rule on every
+// resource, as `render -policy` does.
+//
+//	go test ./tests -run '^$' -bench PolicyPack -benchmem
+func BenchmarkPolicyPack(b *testing.B) {
+	res := evaluate(b, "dev")
+	st, err := guardrails.StackFromConfig("dev", res.Stack.ConfigValue)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resources := res.AnalyzerResources()
+	b.ReportAllocs()
+	for b.Loop() {
+		pack, err := guardrails.New(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if vs, err := guardrails.Check(pack, resources); err != nil || len(vs) > 0 {
+			b.Fatal(err, vs)
+		}
 	}
 }
