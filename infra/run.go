@@ -146,7 +146,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		slack = monitoring.SlackArgs{
 			Method: hubOutput(ref, cfg.HubStack, OutputSlackMethod, true).ApplyT(func(m string) string {
 				if m == "" {
-					ctx.Log.Warn(fmt.Sprintf("hub stack %q has no Slack credential: %s's alerts stay in Alertmanager", cfg.HubStack, cfg.Environment), nil)
+					ctx.Log.Warn(fmt.Sprintf("hub stack %q has no Slack credential (or was last updated by an older version): %s's alerts stay in Alertmanager", cfg.HubStack, cfg.Environment), nil)
 				}
 				return m
 			}).(pulumi.StringOutput),
@@ -443,13 +443,17 @@ func slackCredentialKey(cfg *Config) string {
 	return KeySlackToken
 }
 
-// hubOutput reads one of the hub's string outputs; a missing one (or an
-// empty one, unless it may be empty) means the hub has not been brought up
-// with this version of the program.
-func hubOutput(ref *pulumi.StackReference, hubStack, name string, mayBeEmpty bool) pulumi.StringOutput {
+// hubOutput reads one of the hub's string outputs. A required one that is
+// missing or empty means the hub has not been brought up (with this version
+// of the program); an optional one reads as empty, so a hub updated by an
+// older version does not stop the other stacks.
+func hubOutput(ref *pulumi.StackReference, hubStack, name string, optional bool) pulumi.StringOutput {
 	return ref.GetOutput(pulumi.String(name)).ApplyT(func(v any) (string, error) {
+		if v == nil && optional {
+			return "", nil
+		}
 		s, _ := v.(string)
-		if v == nil || (s == "" && !mayBeEmpty) {
+		if v == nil || (s == "" && !optional) {
 			return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: stacks)", hubStack, name)
 		}
 		if _, ok := v.(string); !ok {

@@ -290,3 +290,21 @@ func TestAlertmanagerConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderHubWithoutSlackOutputs checks a hub last updated before the
+// Slack outputs existed does not stop staging: its alerts stay in
+// Alertmanager, with a warning.
+func TestOlderHubWithoutSlackOutputs(t *testing.T) {
+	t.Parallel()
+	hub := evaluate(t, "dev").Outputs.Copy()
+	for _, k := range []resource.PropertyKey{"slackMethod", "slackChannel", "slackCredential"} {
+		delete(hub, k)
+	}
+	st, err := offline.LoadStack(projectDir, "staging")
+	require.NoError(t, err)
+	res, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub})
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(res.Warnings, "\n"), "alerts stay in Alertmanager")
+	cfg := alertmanagerConfig(t, res)
+	assert.Len(t, cfg.Receivers, 1)
+}

@@ -52,6 +52,28 @@ func appSet(project string, automated bool, selector map[string]any) policyx.Ana
 	}, nil, false)
 }
 
+// escaped writes GitHub's issuer in a role's trust policy with a JSON
+// escape, as valid JSON that means the same to IAM.
+func escaped(r policyx.AnalyzerResource) policyx.AnalyzerResource {
+	doc := r.Properties.Get("assumeRolePolicy").AsString()
+	return analyzed(r.Type, map[string]any{"assumeRolePolicy": strings.ReplaceAll(doc, "token.actions", `token\u002eactions`)}, nil, false)
+}
+
+func application(env string, automated bool) policyx.AnalyzerResource {
+	labels := map[string]any{}
+	if env != "" {
+		labels["gitops.platform/env"] = env
+	}
+	policy := map[string]any{}
+	if automated {
+		policy["automated"] = map[string]any{"prune": true}
+	}
+	return analyzed("kubernetes:argoproj.io/v1alpha1:Application", map[string]any{
+		"metadata": map[string]any{"name": "a", "labels": labels},
+		"spec":     map[string]any{"project": "gitops-monitor", "syncPolicy": policy},
+	}, nil, false)
+}
+
 func ecr(mutability string, scan, forceDelete, protect bool) policyx.AnalyzerResource {
 	return analyzed("aws:ecr/repository:Repository", map[string]any{
 		"name": "gitops-monitor", "imageTagMutability": mutability, "forceDelete": forceDelete,
@@ -152,6 +174,14 @@ func TestPolicyRules(t *testing.T) {
 		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
 			ciRole(`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/src:*"}}`),
 			"mandatory", "matched with StringLike"},
+		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
+			// JSON escapes must not hide GitHub's issuer from the rule.
+			escaped(ciRole(`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/*"}}`)),
+			"mandatory", "matched with StringLike"},
+		{"application-automated-not-prod", guardrails.Stack{}, application("staging", true), application("prod", true),
+			"mandatory", "prod waits for a person"},
+		{"application-automated-not-prod", guardrails.Stack{}, application("prod", false), application("", true),
+			"mandatory", "must carry the gitops.platform/env label"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

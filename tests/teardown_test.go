@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,15 @@ type fakePulumi struct {
 }
 
 func (f *fakePulumi) Output(args ...string) ([]byte, error) {
+	if args[0] == "stack" && args[1] == "ls" {
+		var list []map[string]any
+		for name, res := range f.states {
+			if !slices.Contains(f.destroyed, name) {
+				list = append(list, map[string]any{"name": name, "resourceCount": len(res)})
+			}
+		}
+		return json.Marshal(list)
+	}
 	stack := args[len(args)-1]
 	res, ok := f.states[stack]
 	if !ok {
@@ -73,6 +83,15 @@ func TestTeardownOrderAndProtection(t *testing.T) {
 	err = teardown.Run(f, []string{"dev", "prod"}, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "stack dev is the hub (it runs Argo CD): destroy it last, after prod")
+	assert.Empty(t, f.destroyed)
+
+	// The hub alone (make destroy STACK=dev, or the teardown workflow)
+	// while an environment still has resources.
+	f = &fakePulumi{states: map[string][]map[string]any{"dev": hubState(false, true), "staging": envState("staging"), "prod": {}}}
+	err = teardown.Run(f, []string{"dev"}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stack staging still has 1 resources registered with it: destroy staging first")
+	assert.NotContains(t, err.Error(), "stack prod", "an emptied stack is no obstacle")
 	assert.Empty(t, f.destroyed)
 }
 

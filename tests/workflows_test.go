@@ -107,6 +107,7 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Equal(t, "render-${{ matrix.stack }}", offline.Steps[3].With["name"], "the render is attached")
 	real := preview.Jobs["preview"]
 	assert.Equal(t, "github.event.pull_request.head.repo.full_name == github.repository", real.If, "no secrets for forks")
+	assert.Equal(t, "preview", real.Environment, "branch code gets the read-only credentials only")
 	last := real.Steps[len(real.Steps)-1]
 	assert.Equal(t, "preview", last.With["command"])
 	assert.Equal(t, "policy", last.With["policyPacks"])
@@ -115,6 +116,7 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	deploy := readWorkflow(t, "deploy.yml")
 	assert.Equal(t, "github.event_name == 'push'", deploy.Jobs["dev"].If)
 	assert.Equal(t, "confirm", deploy.Jobs["dispatched"].Needs, "a dispatched deploy confirms first")
+	assert.Contains(t, deploy.Jobs["confirm"].If, "github.ref == 'refs/heads/main'", "only main's code deploys")
 	assert.Contains(t, deploy.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack deploy")
 	assert.Equal(t, "dev", deploy.Jobs["staging"].Needs)
 	assert.Equal(t, "staging", deploy.Jobs["prod"].Needs)
@@ -135,6 +137,8 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Contains(t, teardown.On, "workflow_dispatch")
 	assert.NotContains(t, teardown.On, "push")
 	assert.Equal(t, "confirm", teardown.Jobs["destroy"].Needs)
+	assert.Equal(t, "github.ref == 'refs/heads/main'", teardown.Jobs["confirm"].If, "only main's teardown runs")
+	assert.Equal(t, "preview", drift.Jobs["drift"].Environment)
 	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack teardown")
 	assert.Equal(t, "${{ inputs.stack }}", teardown.Jobs["destroy"].Environment)
 }
@@ -162,6 +166,9 @@ func TestDispatchConfirmation(t *testing.T) {
 	out, err = run("teardown", "qa", "qa")
 	require.Error(t, err)
 	assert.Contains(t, out, "'qa' is not a stack of this project")
+	out, err = run("teardown", "*", "*")
+	require.Error(t, err, "a pattern is not a stack")
+	assert.Contains(t, out, "'*' is not a stack of this project")
 	out, err = run("destroy", "dev", "dev")
 	require.Error(t, err)
 	assert.Contains(t, out, "unknown action 'destroy'")

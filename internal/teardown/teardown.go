@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,12 @@ type state struct {
 	} `json:"deployment"`
 }
 
+// listed is one stack as `pulumi stack ls --json` shows it.
+type listed struct {
+	Name          string `json:"name"`
+	ResourceCount *int   `json:"resourceCount"`
+}
+
 // Run tears down stacks in the order given (make destroy: prod, staging,
 // dev). Every stack is checked before the first destroy.
 func Run(p Pulumi, stacks []string, out io.Writer) error {
@@ -43,8 +50,8 @@ func Run(p Pulumi, stacks []string, out io.Writer) error {
 	}
 	var refusals []string
 	var todo []string
-	hubAt := -1
-	for i, s := range stacks {
+	hub := ""
+	for _, s := range stacks {
 		raw, err := p.Output("stack", "export", "--stack", s)
 		if err != nil {
 			if strings.Contains(string(raw)+err.Error(), "no stack named") {
@@ -60,7 +67,7 @@ func Run(p Pulumi, stacks []string, out io.Writer) error {
 		todo = append(todo, s)
 		for _, r := range st.Deployment.Resources {
 			if r.Type == typeArgoCD {
-				hubAt = i
+				hub = s
 			}
 			if r.Protect {
 				refusals = append(refusals, fmt.Sprintf("stack %s: %s is protected; to let it go, set registryProtect: false and run "+
@@ -72,9 +79,8 @@ func Run(p Pulumi, stacks []string, out io.Writer) error {
 			}
 		}
 	}
-	if hubAt >= 0 && hubAt != len(stacks)-1 {
-		refusals = append(refusals, fmt.Sprintf("stack %s is the hub (it runs Argo CD): destroy it last, after %s",
-			stacks[hubAt], strings.Join(append(append([]string{}, stacks[:hubAt]...), stacks[hubAt+1:]...), ", ")))
+	if hub != "" {
+		refusals = append(refusals, hubLast(p, hub, todo)...)
 	}
 	if len(refusals) > 0 {
 		return fmt.Errorf("teardown refused, nothing was destroyed:\n  %s", strings.Join(refusals, "\n  "))
@@ -86,4 +92,31 @@ func Run(p Pulumi, stacks []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// hubLast refuses a teardown that would take the hub (it runs Argo CD)
+// before an environment registered with it: one named after it, or one
+// that still has resources and is not named before it.
+func hubLast(p Pulumi, hub string, todo []string) []string {
+	at := slices.Index(todo, hub)
+	var refusals []string
+	if after := todo[at+1:]; len(after) > 0 {
+		refusals = append(refusals, fmt.Sprintf("stack %s is the hub (it runs Argo CD): destroy it last, after %s", hub, strings.Join(after, ", ")))
+	}
+	raw, err := p.Output("stack", "ls", "--json")
+	if err != nil {
+		return append(refusals, fmt.Sprintf("stack %s is the hub, and the other stacks could not be listed to check they are gone: %v", hub, err))
+	}
+	var all []listed
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return append(refusals, fmt.Sprintf("stack %s is the hub, and `pulumi stack ls --json` was not JSON: %v", hub, err))
+	}
+	for _, s := range all {
+		if s.Name == hub || slices.Contains(todo, s.Name) || s.ResourceCount == nil || *s.ResourceCount == 0 {
+			continue
+		}
+		refusals = append(refusals, fmt.Sprintf("stack %s is the hub, but stack %s still has %d resources registered with it: "+
+			"destroy %s first (make destroy does prod, staging, then the hub)", hub, s.Name, *s.ResourceCount, s.Name))
+	}
+	return refusals
 }

@@ -30,6 +30,7 @@ const (
 	typeECR            = "aws:ecr/repository:Repository"
 	typeRepo           = "github:index/repository:Repository"
 	typeRole           = "aws:iam/role:Role"
+	typeApplication    = "kubernetes:argoproj.io/v1alpha1:Application"
 )
 
 // Labels of Argo CD's cluster Secrets, as components/clusters writes them.
@@ -76,6 +77,8 @@ func New(s Stack) (Pack, error) {
 			policyx.EnforcementLevelMandatory, prodClusterManual),
 		rule("applicationset-automated-excludes-prod", "An ApplicationSet with automated sync selects clusters with a selector that excludes prod.",
 			policyx.EnforcementLevelMandatory, appSetExcludesProd),
+		rule("application-automated-not-prod", "An Application outside the ApplicationSets syncs automatically only with a non-prod env label.",
+			policyx.EnforcementLevelMandatory, applicationAutomated),
 		rule("applicationset-own-project", "An ApplicationSet's Applications use a named project: never default, never templated.",
 			policyx.EnforcementLevelMandatory, appSetProject),
 		rule("ecr-immutable-and-scanned", "The ECR repository has immutable tags and scans on push.",
@@ -359,12 +362,13 @@ func helmPinned(r policyx.AnalyzerResource) []string {
 	return nil
 }
 
-// trustPolicy is the part of an IAM trust policy the CI rule reads.
+// trustPolicy is the part of an IAM trust policy the CI rule reads, decoded
+// (so an escaped name cannot hide GitHub's issuer from the rule).
 type trustPolicy struct {
 	Statement []struct {
 		Effect    string
-		Principal json.RawMessage
-		Action    json.RawMessage
+		Principal any
+		Action    any
 		Condition map[string]map[string]json.RawMessage
 	}
 }
@@ -374,8 +378,8 @@ func ciRoleScoped(r policyx.AnalyzerResource) []string {
 		return nil
 	}
 	raw, ok := getString(r.Properties, "assumeRolePolicy")
-	if !ok || !strings.Contains(raw, githubOIDC) {
-		return nil // unknown yet, or not a role GitHub Actions assumes
+	if !ok {
+		return nil // unknown until the OIDC provider exists; checked again at update
 	}
 	var p trustPolicy
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
@@ -383,8 +387,14 @@ func ciRoleScoped(r policyx.AnalyzerResource) []string {
 	}
 	var out []string
 	for i, st := range p.Statement {
-		if st.Effect != "Allow" || !strings.Contains(string(st.Principal)+string(st.Action)+fmt.Sprint(st.Condition), githubOIDC) {
-			continue
+		var keys []string
+		for _, conds := range st.Condition {
+			for k := range conds {
+				keys = append(keys, k)
+			}
+		}
+		if st.Effect != "Allow" || !strings.Contains(fmt.Sprint(st.Principal, st.Action, keys), githubOIDC) {
+			continue // not a statement GitHub Actions assumes the role by
 		}
 		for op, conds := range st.Condition {
 			if _, ok := conds[githubOIDC+":sub"]; ok && op != "StringEquals" {
@@ -402,6 +412,26 @@ func ciRoleScoped(r policyx.AnalyzerResource) []string {
 		}
 	}
 	return out
+}
+
+// applicationAutomated keeps automated sync out of prod for Applications
+// made outside the platform's ApplicationSets: one with automated sync must
+// say, by its env label, that it is not prod's.
+func applicationAutomated(r policyx.AnalyzerResource) []string {
+	if r.Type != typeApplication {
+		return nil
+	}
+	automated, ok := get(r.Properties, "spec", "syncPolicy", "automated")
+	if !ok || automated.IsNull() {
+		return nil
+	}
+	switch env := label(r, labelEnv); env {
+	case "":
+		return []string{fmt.Sprintf("an Application with automated sync must carry the %s label of a non-prod environment", labelEnv)}
+	case ProdEnvironment:
+		return []string{"an Application for prod syncs automatically; prod waits for a person"}
+	}
+	return nil
 }
 
 // oneOrMany reads an IAM condition value: a string or a list of strings.

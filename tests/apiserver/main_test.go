@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ var crdModules = []struct{ module, dir string }{
 
 // The tier's shared state, set up once by TestMain.
 var (
+	// running is the cluster to stop, shared with the signal handler.
+	running   atomic.Pointer[cluster]
 	srv       *cluster
 	renderDir string // <renderDir>/<stack> per stack
 	kustomize string
@@ -69,15 +72,16 @@ func run(m *testing.M) int {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-signals
-		srv.stop() // whatever happens, the servers go with the tests
+		running.Load().stop() // whatever happens, the servers go with the tests
+		os.RemoveAll(tmp)
 		os.Exit(2)
 	}()
-	if err := setup(tmp); err != nil {
+	err = setup(tmp)
+	defer running.Load().stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver tier setup:", err)
-		srv.stop()
 		return 1
 	}
-	defer srv.stop()
 	return m.Run()
 }
 
@@ -98,9 +102,11 @@ func setup(tmp string) error {
 	if err != nil {
 		return err
 	}
-	if srv, err = startCluster(cache, filepath.Join(tmp, "cluster")); err != nil {
+	srv, err = startCluster(cache, filepath.Join(tmp, "cluster"))
+	if err != nil {
 		return err
 	}
+	running.Store(srv)
 	renderDir = filepath.Join(tmp, "render")
 	if err := renderStacks(tmp, renderBin, srv.caPEM); err != nil {
 		return err

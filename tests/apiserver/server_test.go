@@ -49,7 +49,13 @@ func binary(cache, name, module, pkg string, ldflags string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	tmp := path + ".building"
+	f, err := os.CreateTemp(cache, name+".building-*")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp) // gone once renamed; left by a failed build otherwise
 	args := []string{"build", "-trimpath", "-o", tmp}
 	if ldflags != "" {
 		args = append(args, "-ldflags", ldflags)
@@ -161,6 +167,7 @@ type process struct {
 	name string
 	cmd  *exec.Cmd
 	log  string
+	done chan struct{} // closed when it has exited
 }
 
 func start(dir, name, bin string, args ...string) (*process, error) {
@@ -179,7 +186,18 @@ func start(dir, name, bin string, args ...string) (*process, error) {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	logFile.Close()
-	return &process{name: name, cmd: cmd, log: logPath}, nil
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // peakRSS is the process's high-water resident memory, from /proc.
@@ -202,13 +220,11 @@ func (p *process) stop() {
 		return
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.done:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-p.done
 	}
 }
 
@@ -229,15 +245,20 @@ type cluster struct {
 	caPEM     []byte
 }
 
-// killLeftovers stops servers a previous run could not (a SIGKILLed test
-// binary), by the PIDs it recorded.
-func killLeftovers(pidFile string) {
+// killLeftovers stops servers a previous run left (Pdeathsig normally
+// sees to that), by the PIDs it recorded: only a process still running one
+// of the cached binaries, so a PID reused by something else is left alone.
+func killLeftovers(cache, pidFile string) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return
 	}
 	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && filepath.Dir(exe) == cache {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	}
@@ -255,7 +276,7 @@ func startCluster(cache, dir string) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{dir: dir, pidFile: filepath.Join(cache, "servers.pid")}
-	killLeftovers(c.pidFile)
+	killLeftovers(cache, c.pidFile)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -320,7 +341,8 @@ func (c *cluster) waitReady(timeout time.Duration) error {
 	defer cancel()
 	var last error
 	for ctx.Err() == nil {
-		if c.api.cmd.ProcessState != nil {
+		if c.api.exited() || c.etcd.exited() {
+			last = errors.New("a server exited")
 			break
 		}
 		resp, err := client.Get(c.config.Host + "/readyz")
