@@ -9,6 +9,7 @@ import (
 	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 	"github.com/stretchr/testify/assert"
@@ -197,6 +198,27 @@ func TestPolicyRules(t *testing.T) {
 	for _, p := range pack.Policies() {
 		assert.True(t, covered[p.Name()], "rule %s has no test case", p.Name())
 	}
+}
+
+// TestPolicyChecksChartExtraObjects checks objects a Helm release creates
+// from its values (argo-cd's extraObjects) answer to the same rules: an
+// insecure cluster Secret and an automated ApplicationSet that can reach
+// prod, hidden in the values, are reported.
+func TestPolicyChecksChartExtraObjects(t *testing.T) {
+	t.Parallel()
+	insecure := clusterSecret("prod", "manual", true).Properties
+	appset := appSet("gitops-monitor", true, map[string]any{"matchLabels": map[string]any{"gitops.platform/sync": "auto"}}).Properties
+	toGo := func(m property.Map) any { return resource.ToResourcePropertyValue(property.New(m)).Mappable() }
+	release := analyzed("kubernetes:helm.sh/v3:Release", map[string]any{
+		"chart": "argo-cd", "version": "9.4.16",
+		"values": map[string]any{"extraObjects": []any{
+			map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": toGo(insecure).(map[string]any)["metadata"], "stringData": toGo(insecure).(map[string]any)["stringData"]},
+			map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": map[string]any{"name": "sneaky"}, "spec": toGo(appset).(map[string]any)["spec"]},
+		}},
+	}, nil, false)
+	got := strings.Join(violations(t, guardrails.Stack{}, release), "\n")
+	assert.Contains(t, got, "cluster-secret-verifies-tls mandatory: values.extraObjects[0] (kubernetes:core/v1:Secret cluster-prod)")
+	assert.Contains(t, got, "applicationset-automated-excludes-prod mandatory: values.extraObjects[1] (kubernetes:argoproj.io/v1alpha1:ApplicationSet sneaky)")
 }
 
 // TestPolicyOverEveryStack runs the pack over each stack's offline render:

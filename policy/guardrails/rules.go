@@ -109,9 +109,45 @@ func rule(name, description string, level policyx.EnforcementLevel, c check) pol
 			for _, msg := range c(args.Resource) {
 				args.Manager.ReportViolation(msg, "")
 			}
+			// Objects a chart creates from its values (argo-cd's
+			// extraObjects) answer to the same rules as the program's own.
+			for i, obj := range extraObjects(args.Resource) {
+				for _, msg := range c(obj) {
+					args.Manager.ReportViolation(fmt.Sprintf("values.extraObjects[%d] (%s %s): %s", i, obj.Type, obj.Name, msg), "")
+				}
+			}
 			return nil
 		},
 	})
+}
+
+// extraObjects returns the Kubernetes objects a Helm release's values ask
+// the chart to create verbatim, typed as the engine would type them.
+func extraObjects(r policyx.AnalyzerResource) []policyx.AnalyzerResource {
+	if !slices.Contains(helmTypes, r.Type) {
+		return nil
+	}
+	objs, ok := get(r.Properties, "values", "extraObjects")
+	if !ok || !objs.IsArray() {
+		return nil
+	}
+	var out []policyx.AnalyzerResource
+	for _, o := range objs.AsArray().AsSlice() {
+		if !o.IsMap() {
+			continue
+		}
+		apiVersion, _ := getString(o.AsMap(), "apiVersion")
+		kind, _ := getString(o.AsMap(), "kind")
+		name, _ := getString(o.AsMap(), "metadata", "name")
+		group := apiVersion
+		if !strings.Contains(apiVersion, "/") {
+			group = "core/" + apiVersion
+		}
+		out = append(out, policyx.AnalyzerResource{
+			Type: "kubernetes:" + group + ":" + kind, Name: name, URN: r.URN, Properties: o.AsMap(),
+		})
+	}
+	return out
 }
 
 // get walks maps; ok is false when a step is missing, not a map, or
