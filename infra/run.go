@@ -406,10 +406,11 @@ func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOption
 		return notify, "", nil
 	}
 	notify.Method = string(cfg.SlackMethod)
+	key := argocd.SecretKeySlackToken
 	if cfg.SlackMethod == SlackWebhook {
-		return notify, argocd.SecretKeySlackWebhook, secretInput(cfg.SlackWebhookURL)
+		key = argocd.SecretKeySlackWebhook
 	}
-	return notify, argocd.SecretKeySlackToken, secretInput(cfg.SlackToken)
+	return notify, key, secretInput(slackCredential(cfg))
 }
 
 // hubSlack is the hub's Slack method, channel and credential for
@@ -424,11 +425,16 @@ func hubSlack(cfg *Config) monitoring.SlackArgs {
 		return s
 	}
 	s.Method = pulumi.String(string(cfg.SlackMethod))
-	s.Credential = secretInput(cfg.SlackToken)
-	if cfg.SlackMethod == SlackWebhook {
-		s.Credential = secretInput(cfg.SlackWebhookURL)
-	}
+	s.Credential = secretInput(slackCredential(cfg))
 	return s
+}
+
+// slackCredential is the bot token or the webhook URL, as slackMethod says.
+func slackCredential(cfg *Config) Secret {
+	if cfg.SlackMethod == SlackWebhook {
+		return cfg.SlackWebhookURL
+	}
+	return cfg.SlackToken
 }
 
 // secretInput hands a secret config value to a resource, as a Pulumi secret.

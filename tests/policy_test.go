@@ -302,18 +302,12 @@ func TestRenderRunsThePolicyPack(t *testing.T) {
 	require.NoError(t, offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", projectDir, "-policy"}, &out))
 	assert.Contains(t, out.String(), "no mandatory violation in stack prod")
 
-	dir := t.TempDir()
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"} {
-		b, err := os.ReadFile(filepath.Join(projectDir, f))
-		require.NoError(t, err)
-		if f == "Pulumi.prod.yaml" {
-			require.Contains(t, string(b), "syncMode: manual")
-			b = []byte(strings.Replace(string(b), "syncMode: manual", "syncMode: auto", 1))
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o600))
-	}
+	prod, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.prod.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(prod), "syncMode: manual")
+	dir := copyProject(t, map[string]string{"dev": "", "prod": strings.Replace(string(prod), "syncMode: manual", "syncMode: auto", 1)})
 	out.Reset()
-	err := offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", dir, "-policy"}, &out)
+	err = offline.Command([]string{"-stack", "prod", "-out", t.TempDir(), "-project", dir, "-policy"}, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "1 mandatory violation(s) in stack prod")
 	assert.Contains(t, out.String(), "[mandatory] prod-cluster-syncs-manually")
