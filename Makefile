@@ -12,7 +12,7 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test apiserver-test tools render policy preview up destroy preflight fuzz bench
+.PHONY: test app-test apiserver-test tools render policy preview up destroy preflight lab fuzz bench
 
 ## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
 test: app-test tools
@@ -48,6 +48,11 @@ policy:
 ## preflight: check the tools, credentials and kube contexts `make up` needs
 preflight:
 	@scripts/preflight $(selected)
+
+## lab: the minikube lab (dev the hub, staging, prod on Kubernetes v1.33.0): staging and prod joined to dev's
+## network at pinned addresses their API server certificates name, clusterServer written into the stack files
+lab:
+	@scripts/lab
 
 ## preview: pulumi preview of each stack, hub first
 preview: preflight
