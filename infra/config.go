@@ -60,10 +60,6 @@ type Config struct {
 	ClusterServer string
 	// ClusterInsecure turns off TLS checks of the API server (warned about).
 	ClusterInsecure bool
-	// EKSClusterName, when set, makes Argo CD authenticate with AWS IAM
-	// (awsAuthConfig) instead of a ServiceAccount token.
-	EKSClusterName string
-	EKSRoleARN     string
 	// LocalLab marks a lab (minikube): Argo CD's server serves plain HTTP.
 	LocalLab bool
 
@@ -222,6 +218,10 @@ func (p *parser) rejectUnknownKeys() {
 	}
 	sort.Strings(unknown)
 	for _, key := range unknown {
+		if why, ok := removedKeys[key]; ok {
+			p.add(key, p.raw.Values[FullKey(key)], why)
+			continue
+		}
 		expected := "unknown key"
 		if s := suggest(key); s != "" {
 			expected += fmt.Sprintf("; did you mean %q?", s)
@@ -294,8 +294,6 @@ func (p *parser) typed() *Config {
 		Kubeconfig:                      p.str(KeyKubeconfig),
 		ClusterServer:                   p.str(KeyClusterServer),
 		ClusterInsecure:                 p.boolean(KeyClusterInsecure),
-		EKSClusterName:                  p.str(KeyEKSClusterName),
-		EKSRoleARN:                      p.str(KeyEKSRoleARN),
 		LocalLab:                        p.boolean(KeyLocalLab),
 		PrometheusRetention:             p.str(KeyPromRetention),
 		PrometheusStorageSize:           p.str(KeyPromStorage),

@@ -47,8 +47,6 @@ const (
 	KeyKubeconfig          = "kubeconfig"
 	KeyClusterServer       = "clusterServer"
 	KeyClusterInsecure     = "clusterInsecure"
-	KeyEKSClusterName      = "eksClusterName"
-	KeyEKSRoleARN          = "eksRoleArn"
 	KeyLocalLab            = "localLab"
 	KeyArgoCDAdmin         = "argocdAdminEnabled"
 	KeyArgoCDHA            = "argocdHA"
@@ -108,8 +106,6 @@ var keys = []keySpec{
 	{name: KeyClusterServer, def: inClusterServer},
 	// TLS checks on the cluster's API server stay on unless a stack asks.
 	{name: KeyClusterInsecure, kind: kindBool, def: "false"},
-	{name: KeyEKSClusterName},
-	{name: KeyEKSRoleARN},
 	// A lab trades TLS on Argo CD's own server for an easy port-forward.
 	{name: KeyLocalLab, kind: kindBool, def: "false"},
 	{name: KeyArgoCDAdmin, kind: kindBool, def: "false", hubOnly: true},
@@ -153,6 +149,16 @@ var keys = []keySpec{
 	{name: KeySlackMethod, def: defaultSlackMethod, hubOnly: true},
 	{name: KeySlackToken, kind: kindSecret, hubOnly: true},
 	{name: KeySlackWebhookURL, kind: kindSecret, hubOnly: true},
+}
+
+// removedKeys were keys of an earlier version, with why they are gone: a
+// stack that still sets one is told that, not "unknown key".
+var removedKeys = map[string]string{
+	"eksClusterName": "EKS registration is not supported: Argo CD on the hub would need an AWS identity " +
+		"(an IAM role its pods can assume) and an EKS access entry with a namespace-scoped access policy, " +
+		"which this program does not create; remove the key and register the cluster like any other, " +
+		"with clusterServer (README: EKS)",
+	"eksRoleArn": "EKS registration is not supported (see eksClusterName); remove the key",
 }
 
 func lookupKey(name string) (keySpec, bool) {

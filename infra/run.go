@@ -112,9 +112,8 @@ func rawConfig(ctx *pulumi.Context) Raw {
 // hubRefs is what every stack needs from the hub, whether it is the hub or
 // reads the hub through a StackReference.
 type hubRefs struct {
-	provider pulumi.ProviderResource
-	github   pulumi.ProviderResource
-	// aws is nil where nothing needs it (an EKS environment).
+	provider        pulumi.ProviderResource
+	github          pulumi.ProviderResource
 	aws             pulumi.ProviderResource
 	awsRegion       pulumi.StringOutput
 	argocdNamespace pulumi.StringOutput
@@ -179,10 +178,6 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		return err
 	}
 
-	var eks *clusters.AWSAuthConfig
-	if cfg.EKSClusterName != "" {
-		eks = &clusters.AWSAuthConfig{ClusterName: cfg.EKSClusterName, RoleARN: cfg.EKSRoleARN}
-	}
 	if cfg.ClusterInsecure {
 		ctx.Log.Warn(fmt.Sprintf("clusterInsecure: Argo CD will not verify the certificate of %s's API server %s; "+
 			"anyone on the path can impersonate it", cfg.Environment, cfg.ClusterServer), nil)
@@ -190,12 +185,10 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	cluster, err := clusters.New(ctx, cfg.Environment, &clusters.Args{
 		Environment:     cfg.Environment,
 		SyncMode:        string(cfg.SyncMode),
-		Replicas:        cfg.Replicas,
 		AppNamespace:    cfg.AppNamespace,
 		Server:          cfg.ClusterServer,
 		CAData:          access.CAData,
 		Insecure:        cfg.ClusterInsecure,
-		EKS:             eks,
 		ArgoCDNamespace: hub.argocdNamespace,
 		EnvProvider:     envProvider,
 		HubProvider:     hub.provider,
@@ -205,19 +198,17 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
 
-	if cfg.EKSClusterName == "" {
-		if _, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
-			Environment:   cfg.Environment,
-			AppName:       cfg.AppName,
-			Region:        hub.awsRegion,
-			AppNamespace:  cluster.AppNamespace,
-			RepositoryARN: hub.repositoryARN,
-			RepositoryURL: hub.imageRepository,
-			AWSProvider:   hub.aws,
-			KubeProvider:  envProvider,
-		}); err != nil {
-			return fmt.Errorf("ecr pull secret: %w", err)
-		}
+	if _, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
+		Environment:   cfg.Environment,
+		AppName:       cfg.AppName,
+		Region:        hub.awsRegion,
+		AppNamespace:  cluster.AppNamespace,
+		RepositoryARN: hub.repositoryARN,
+		RepositoryURL: hub.imageRepository,
+		AWSProvider:   hub.aws,
+		KubeProvider:  envProvider,
+	}); err != nil {
+		return fmt.Errorf("ecr pull secret: %w", err)
 	}
 
 	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
@@ -482,11 +473,10 @@ func referenceHub(ctx *pulumi.Context, cfg *Config, ref *pulumi.StackReference) 
 		return nil, err
 	}
 	region := out(OutputAWSRegion)
-	var aws pulumi.ProviderResource
-	if cfg.EKSClusterName == "" { // only the ECR pull credential needs AWS here
-		if aws, err = newAWSProvider(ctx, "aws", region); err != nil {
-			return nil, err
-		}
+	// Only the ECR pull credential needs AWS here.
+	aws, err := newAWSProvider(ctx, "aws", region)
+	if err != nil {
+		return nil, err
 	}
 	return &hubRefs{
 		provider:        provider,

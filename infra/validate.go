@@ -23,16 +23,13 @@ var (
 	// channel IDs (C0123456789) are accepted too.
 	slackChannelName = regexp.MustCompile(`^#?[\p{Ll}\p{Lo}\p{Nd}_-]{1,80}$`)
 	slackChannelID   = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
-	// EKS cluster names: letters, digits, - and _, starting with a letter or digit.
-	eksClusterName  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
-	oidcProviderARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	oidcProviderARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 	// ECR repository names: lower case components separated by / . _ -.
 	ecrRepoName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	// A Prometheus duration (1d12h) and a Kubernetes quantity (10Gi).
 	promDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
 	quantity     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
 	imageTag     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	iamRoleARN   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
 // validate checks the typed config; parse problems were recorded already.
@@ -132,16 +129,6 @@ func (p *parser) validateCluster(c *Config) {
 }
 
 func (p *parser) validateAccess(c *Config) {
-	if c.EKSClusterName != "" && !eksClusterName.MatchString(c.EKSClusterName) {
-		p.add(KeyEKSClusterName, c.EKSClusterName, "expected an EKS cluster name: letters, digits, - and _, at most 100 characters")
-	}
-	if c.EKSRoleARN != "" {
-		if c.EKSClusterName == "" {
-			p.add(KeyEKSRoleARN, c.EKSRoleARN, "only used with eksClusterName; set both or neither")
-		} else if !iamRoleARN.MatchString(c.EKSRoleARN) {
-			p.add(KeyEKSRoleARN, c.EKSRoleARN, "expected an IAM role ARN such as arn:aws:iam::123456789012:role/argocd")
-		}
-	}
 	if c.Hub && c.GitHubOIDCProviderARN != "" && !oidcProviderARN.MatchString(c.GitHubOIDCProviderARN) {
 		p.add(KeyOIDCProviderARN, c.GitHubOIDCProviderARN, "expected the ARN of the account's GitHub OIDC provider, arn:aws:iam::<12-digit account>:oidc-provider/token.actions.githubusercontent.com")
 	}

@@ -39,6 +39,9 @@ func TestArgoCDOnTheHub(t *testing.T) {
 	assert.Equal(t, true, configs["params"].(map[string]any)["server.insecure"], "dev is a local lab")
 	assert.Equal(t, "true", configs["cm"].(map[string]any)["admin.enabled"], "dev keeps the admin login")
 	assert.Equal(t, "role:readonly", configs["rbac"].(map[string]any)["policy.default"])
+	assert.Equal(t, "normal", configs["cm"].(map[string]any)["resource.respectRBAC"],
+		"the controller caches only what argocd-manager may list, or no namespace-scoped cluster syncs")
+	assert.NotContains(t, configs, "secret", "no webhook, so no webhook secret (not even an empty one)")
 
 	repo := named(t, res, typeSecret, "argocd-gitops-repo")
 	assert.Equal(t, "repository", path(repo.Inputs, "metadata", "labels", "argocd.argoproj.io/secret-type").StringValue())
@@ -54,7 +57,7 @@ func TestArgoCDOnTheHub(t *testing.T) {
 	spec := reveal(project.Inputs["spec"]).(map[string]any)
 	assert.Equal(t, []any{"git@github.com:gitops-seminar/tech-seminar-gitops.git"}, spec["sourceRepos"])
 	assert.Equal(t, []any{map[string]any{"server": "*", "namespace": "gitops-monitor"}}, spec["destinations"])
-	assert.Equal(t, []any{map[string]any{"group": "", "kind": "Namespace"}}, spec["clusterResourceWhitelist"])
+	assert.Empty(t, spec["clusterResourceWhitelist"], "no cluster-scoped kind: the program creates the namespace")
 
 	for _, name := range []string{"gitops-monitor-auto", "gitops-monitor-manual"} {
 		set := named(t, res, typeAppSet, name)
@@ -83,7 +86,7 @@ func TestApplicationSets(t *testing.T) {
 		assert.Equal(t, "manifests/{{ .name }}", app["source"].(map[string]any)["path"])
 		assert.Equal(t, map[string]any{"server": "{{ .server }}", "namespace": "gitops-monitor"}, app["destination"])
 		policy := app["syncPolicy"].(map[string]any)
-		assert.Equal(t, []any{"CreateNamespace=true", "ServerSideApply=true"}, policy["syncOptions"])
+		assert.Equal(t, []any{"ServerSideApply=true"}, policy["syncOptions"], "no CreateNamespace: the program creates the namespace")
 		assert.NotNil(t, policy["retry"])
 		if sync == "auto" {
 			assert.Equal(t, map[string]any{"prune": true, "selfHeal": true}, policy["automated"])
@@ -140,7 +143,9 @@ func TestArgoCDValues(t *testing.T) {
 }
 
 // TestLeastPrivilegeIdentity checks Argo CD's identity in each cluster: a
-// ServiceAccount whose rights stop at the app's namespace and Namespaces.
+// ServiceAccount whose rights stop at the app's namespace, with no
+// cluster-wide role at all, and a registration that tells Argo CD to
+// manage that namespace only and no cluster-scoped kind.
 func TestLeastPrivilegeIdentity(t *testing.T) {
 	t.Parallel()
 	for _, env := range stacks {
@@ -150,33 +155,19 @@ func TestLeastPrivilegeIdentity(t *testing.T) {
 		assert.Equal(t, env, providerOf(sa), "the identity lives in %s's own cluster", env)
 		role := named(t, res, "kubernetes:rbac.authorization.k8s.io/v1:Role", env+"-manager-app")
 		assert.Equal(t, "gitops-monitor", path(role.Inputs, "metadata", "namespace").StringValue())
-		cr := one(t, res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
-		rules := reveal(cr.Inputs["rules"]).([]any)
-		require.Len(t, rules, 2)
-		for _, r := range rules {
-			assert.Equal(t, []any{"namespaces"}, r.(map[string]any)["resources"], "no cluster-scoped kind but Namespace")
-		}
-		assert.Equal(t, []any{"get", "list", "watch"}, rules[0].(map[string]any)["verbs"], "any namespace: read only")
-		assert.Equal(t, []any{"gitops-monitor"}, rules[1].(map[string]any)["resourceNames"], "writes: the app's namespace only")
+		assert.Empty(t, byType(res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"), "nothing outside the app's namespace")
+		assert.Empty(t, byType(res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"))
 		tok := named(t, res, typeSecret, env+"-manager-token")
 		assert.Equal(t, "kubernetes.io/service-account-token", tok.Inputs["type"].StringValue())
 		assert.Equal(t, "argocd-manager", path(tok.Inputs, "metadata", "annotations", "kubernetes.io/service-account.name").StringValue())
-	}
-}
 
-// TestEKSUsesIAM checks that an EKS environment is registered with
-// awsAuthConfig and gets no ServiceAccount token.
-func TestEKSUsesIAM(t *testing.T) {
-	t.Parallel()
-	res, err := evaluateWith(t, "prod", map[string]string{"eksClusterName": "prod", "eksRoleArn": "arn:aws:iam::123456789012:role/argocd"})
-	require.NoError(t, err)
-	assert.Empty(t, byType(res, "kubernetes:core/v1:ServiceAccount"), "no argocd-manager, no pull-secret refresher")
-	assert.Empty(t, byType(res, "aws:iam/user:User"), "EKS nodes pull with their IAM role")
-	assert.Empty(t, byType(res, typeAWSProvider))
-	var cfg map[string]any
-	require.NoError(t, json.Unmarshal([]byte(path(named(t, res, typeSecret, "prod-registration").Inputs, "stringData", "config").StringValue()), &cfg))
-	assert.Equal(t, map[string]any{"clusterName": "prod", "roleARN": "arn:aws:iam::123456789012:role/argocd"}, cfg["awsAuthConfig"])
-	assert.NotContains(t, cfg, "bearerToken")
+		reg := named(t, res, typeSecret, env+"-registration")
+		data := reveal(reg.Inputs["stringData"]).(map[string]any)
+		assert.Equal(t, "gitops-monitor", data["namespaces"])
+		assert.Equal(t, "false", data["clusterResources"], "Argo CD watches no cluster-scoped kind there")
+		assert.True(t, reg.Inputs["stringData"].IsSecret(), "%s: the registration is a secret", env)
+		assert.True(t, path(reg.Inputs, "metadata", "annotations").IsNull(), "no annotation that no template reads")
+	}
 }
 
 // TestInsecureClusterIsWarnedAbout checks that turning off TLS checks is

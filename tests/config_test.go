@@ -104,8 +104,6 @@ func TestConfigRejectsMalformed(t *testing.T) {
 		{"hub-only key on another stack", envRaw, map[string]string{key("githubOwner"): "octo-org"}, nil, []string{key("githubOwner")}},
 		{"clusterInsecure not a boolean", envRaw, map[string]string{key("clusterInsecure"): "maybe"}, nil, []string{key("clusterInsecure")}},
 		{"EKS role without a cluster", envRaw, map[string]string{key("eksRoleArn"): "arn:aws:iam::123456789012:role/argocd"}, nil, []string{key("eksRoleArn")}},
-		{"EKS role not an ARN", envRaw, map[string]string{key("eksClusterName"): "prod", key("eksRoleArn"): "argocd"}, nil, []string{key("eksRoleArn")}},
-		{"EKS cluster name with a space", envRaw, map[string]string{key("eksClusterName"): "my cluster"}, nil, []string{key("eksClusterName")}},
 		{"Argo CD URL over http", hubRaw, map[string]string{key("argocdUrl"): "http://argocd.example.com"}, nil, []string{key("argocdUrl")}},
 		{"Argo CD URL without a host", hubRaw, map[string]string{key("argocdUrl"): "argocd"}, nil, []string{key("argocdUrl")}},
 		{"admin login not a boolean", hubRaw, map[string]string{key("argocdAdminEnabled"): "on"}, nil, []string{key("argocdAdminEnabled")}},
@@ -298,4 +296,20 @@ func TestREADMEListsEveryKey(t *testing.T) {
 		}
 		assert.Contains(t, readme, fmt.Sprintf("| `%s` | %s |", k.Name, def), "README's config table lacks %s", k.Name)
 	}
+}
+
+// TestEKSIsRefusedWithTheReason checks that the EKS keys of an earlier
+// version stop the stack with why (Argo CD would have no AWS identity and
+// no EKS access entry), not with "unknown key" or a half-registered cluster.
+func TestEKSIsRefusedWithTheReason(t *testing.T) {
+	t.Parallel()
+	raw := envRaw()
+	raw[key("eksClusterName")] = "prod"
+	_, err := infra.Parse(infra.Raw{Values: raw, Secret: map[string]bool{}})
+	var verr *infra.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Equal(t, []string{key("eksClusterName")}, verr.Keys())
+	assert.Contains(t, err.Error(), "EKS registration is not supported")
+	assert.Contains(t, err.Error(), "EKS access entry")
+	assert.NotContains(t, err.Error(), "unknown key")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/argoproj/notifications-engine/pkg/subscriptions"
 	"github.com/argoproj/notifications-engine/pkg/templates"
 	"github.com/argoproj/notifications-engine/pkg/triggers"
+	"github.com/expr-lang/expr"
 	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
@@ -257,5 +258,56 @@ func TestNoSlackNoSubscriptions(t *testing.T) {
 	assert.Empty(t, appSetAnnotations(t, res, "gitops-monitor-manual"))
 	for k := range cm.Data {
 		assert.False(t, strings.HasPrefix(k, "service."), k)
+	}
+}
+
+// TestTriggersHoldOnABrandNewApplication evaluates every trigger's
+// conditions, as the notifications engine compiles them, on Applications
+// the ApplicationSets have just made: one with no status at all, and one
+// whose first comparison set only its sync status. No condition may fail
+// to evaluate there (the engine would log the error and skip the trigger),
+// nothing fires on the brand-new one, and prod's first OutOfSync revision
+// already tells Slack it waits for a person.
+func TestTriggersHoldOnABrandNewApplication(t *testing.T) {
+	t.Parallel()
+	res, err := evaluateWithSlack(t, slackSettings("x")["bot"])
+	require.NoError(t, err)
+	cm, secret := notificationObjects(t, res)
+	cfg, err := api.ParseConfig(cm, secret)
+	require.NoError(t, err)
+	brandNew := map[string]any{
+		"metadata": map[string]any{"name": "gitops-monitor-prod", "namespace": "argocd"},
+		"spec":     map[string]any{"project": "gitops-monitor", "syncPolicy": map[string]any{}},
+	}
+	firstCompare := map[string]any{
+		"metadata": brandNew["metadata"],
+		"spec":     brandNew["spec"],
+		"status":   map[string]any{"sync": map[string]any{"status": "OutOfSync", "revision": "4f2c1ab"}},
+	}
+	for state, want := range map[string]struct {
+		app   map[string]any
+		fires []string
+	}{
+		"brand-new":     {brandNew, nil},
+		"first compare": {firstCompare, []string{"on-awaiting-manual-sync"}},
+	} {
+		var fired []string
+		for name, conds := range cfg.Triggers {
+			for _, c := range conds {
+				for _, src := range []string{c.When, c.OncePer} {
+					if src == "" {
+						continue
+					}
+					prog, err := expr.Compile(src)
+					require.NoError(t, err, "trigger %s: %s", name, src)
+					out, err := expr.Run(prog, map[string]any{"app": want.app})
+					require.NoError(t, err, "trigger %s on a %s Application: %s", name, state, src)
+					if src == c.When && out == true {
+						fired = append(fired, name)
+					}
+				}
+			}
+		}
+		assert.ElementsMatch(t, want.fires, fired, "triggers that fire on a %s Application", state)
 	}
 }

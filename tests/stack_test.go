@@ -134,7 +134,6 @@ func TestEnvironmentStacks(t *testing.T) {
 				"gitops.platform/sync":           w.sync,
 				"app.kubernetes.io/managed-by":   "pulumi",
 			}, labels)
-			assert.Equal(t, w.replicas, path(secret.Inputs, "metadata", "annotations", "gitops.platform/replicas").StringValue())
 			assert.Equal(t, w.server, path(secret.Inputs, "stringData", "server").StringValue())
 			assert.Equal(t, env, path(secret.Inputs, "stringData", "name").StringValue())
 

@@ -149,7 +149,11 @@ func Build(o Options) (ApplicationSet, error) {
 		selector = LabelSelector{MatchLabels: map[string]string{labelSync: sync}}
 	}
 	name := o.AppName + "-" + sync // gitops-monitor-auto and gitops-monitor-manual, as the seminar names them
-	policy.SyncOptions = []string{"CreateNamespace=true", "ServerSideApply=true"}
+	// No CreateNamespace=true, unlike the seminar: the program creates the
+	// app's namespace in every cluster before it registers the cluster, and
+	// with that option Argo CD would read the Namespace object on every sync,
+	// a right its identity does not have.
+	policy.SyncOptions = []string{"ServerSideApply=true"}
 	policy.Retry = Retry{Limit: 5, Backoff: Backoff{Duration: "10s", Factor: 2, MaxDuration: "5m"}}
 
 	annotations := map[string]string{}

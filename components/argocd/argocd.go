@@ -5,7 +5,6 @@ package argocd
 
 import (
 	"fmt"
-	"maps"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 
@@ -42,7 +41,7 @@ type Args struct {
 	// DeployKey is the read-only deploy key's private half (secret).
 	DeployKey pulumi.StringInput
 	// WebhookSecret, when the gitops repo has a webhook, is the secret
-	// Argo CD checks its signature with (nil otherwise).
+	// Argo CD checks its signature with; nil when there is no webhook.
 	WebhookSecret pulumi.StringInput
 	// SlackSecretKey and SlackCredential fill argocd-notifications-secret;
 	// an empty key leaves the Secret empty (notifications off).
@@ -155,16 +154,17 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 // releaseValues are the chart values, with the webhook secret added to
-// argocd-secret when there is one; the values are then a secret as a whole.
+// argocd-secret when there is one. The secret is one leaf of the values,
+// a Pulumi secret of its own: the rest stays readable and known even in a
+// preview that does not know the secret yet.
 func releaseValues(vals map[string]any, webhookSecret pulumi.StringInput) pulumi.MapInput {
+	v := pulumi.ToMap(vals)
 	if webhookSecret == nil {
-		return pulumi.ToMap(vals)
-	}
-	return webhookSecret.ToStringOutput().ApplyT(func(secret string) map[string]any {
-		v := maps.Clone(vals)
-		configs := maps.Clone(v["configs"].(map[string]any))
-		configs["secret"] = map[string]any{"githubSecret": secret}
-		v["configs"] = configs
 		return v
-	}).(pulumi.MapOutput)
+	}
+	configs, _ := vals["configs"].(map[string]any) // Values always sets configs
+	withSecret := pulumi.ToMap(configs)
+	withSecret["secret"] = pulumi.Map{"githubSecret": pulumi.ToSecret(webhookSecret).(pulumi.StringOutput)}
+	v["configs"] = withSecret
+	return v
 }

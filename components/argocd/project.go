@@ -21,13 +21,14 @@ type AppProjectSpec struct {
 }
 
 // ProjectSpec is the AppProject: one source (the gitops repo), one
-// namespace on any registered cluster, and no cluster-scoped kind but
-// Namespace (for CreateNamespace=true).
+// namespace on any registered cluster, and no cluster-scoped kind at all.
+// The program creates the app's namespace in every cluster, so Argo CD
+// never needs to create or change a Namespace.
 func ProjectSpec(repo, appNamespace string) AppProjectSpec {
 	return AppProjectSpec{
 		Description:              "The app's environments, deployed from the gitops repo only.",
 		SourceRepos:              []string{repo},
 		Destinations:             []Destination{{Server: "*", Namespace: appNamespace}},
-		ClusterResourceWhitelist: []GroupKind{{Group: "", Kind: "Namespace"}},
+		ClusterResourceWhitelist: []GroupKind{},
 	}
 }

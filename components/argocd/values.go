@@ -7,6 +7,13 @@ import (
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 )
 
+// Argo CD's setting that limits its cluster cache to what its identity may
+// list ("normal": asks the API server with SelfSubjectAccessReviews).
+const (
+	RespectRBACKey    = "resource.respectRBAC"
+	RespectRBACNormal = "normal"
+)
+
 // ValuesOptions drive the argo-cd chart's values.
 type ValuesOptions struct {
 	// Insecure serves Argo CD's UI and API over plain HTTP: a local lab
@@ -85,6 +92,12 @@ func Values(o ValuesOptions) (map[string]any, error) {
 				"admin.enabled": fmt.Sprint(o.AdminEnabled),
 				// Git polling as in the seminar (3 minutes); a webhook makes it seconds.
 				"timeout.reconciliation": "180s",
+				// The controller caches only the kinds its identity may list.
+				// Without this it lists every kind it discovers, cluster-scoped
+				// ones included, and a cluster registered with a namespace-scoped
+				// identity never syncs ("persistentvolumes is forbidden ... at
+				// the cluster scope"). Read when the controller starts.
+				RespectRBACKey: RespectRBACNormal,
 			},
 			Params: map[string]any{"server.insecure": o.Insecure},
 			// Anyone who can log in may look; changing things takes a role.

@@ -5,7 +5,6 @@ package clusters
 
 import (
 	"fmt"
-	"strconv"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -19,7 +18,6 @@ const TypeToken = "gitops-platform:clusters:ClusterRegistration"
 type Args struct {
 	Environment  string
 	SyncMode     string
-	Replicas     int
 	AppNamespace string
 	// Server is the API server as Argo CD on the hub reaches it.
 	Server string
@@ -27,8 +25,6 @@ type Args struct {
 	CAData string
 	// Insecure turns off Argo CD's TLS checks of this cluster.
 	Insecure bool
-	// EKS, when set, makes Argo CD authenticate with AWS IAM; no token is made.
-	EKS *AWSAuthConfig
 	// ArgoCDNamespace is the hub's Argo CD namespace (an output of the hub, so
 	// the Secret waits for it).
 	ArgoCDNamespace pulumi.StringInput
@@ -36,7 +32,8 @@ type Args struct {
 	EnvProvider pulumi.ProviderResource
 	HubProvider pulumi.ProviderResource
 	// After holds back the registration: Argo CD sees the cluster only once
-	// these exist (the monitoring CRDs the app's manifests use).
+	// these exist (the monitoring CRDs the app's manifests use, the first
+	// image pull credential).
 	After []pulumi.Resource
 }
 
@@ -70,43 +67,31 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	appNamespace := ns.Metadata.Name().Elem()
 
-	tls := TLSClientConfig{Insecure: args.Insecure, CAData: args.CAData}
-	var config pulumi.StringOutput
-	if args.EKS != nil {
-		eks, err := ConfigJSON(ClusterConfig{AWSAuthConfig: args.EKS, TLSClientConfig: tls})
-		if err != nil {
-			return nil, err
-		}
-		config = pulumi.String(eks).ToStringOutput()
-	} else {
-		m, err := newManager(ctx, c, name, args.AppNamespace, appNamespace, env)
-		if err != nil {
-			return nil, err
-		}
-		config = m.token.ApplyT(func(token string) (string, error) {
-			return ConfigJSON(ClusterConfig{BearerToken: token, TLSClientConfig: tls})
-		}).(pulumi.StringOutput)
+	m, err := newManager(ctx, c, name, appNamespace, env)
+	if err != nil {
+		return nil, err
 	}
+	tls := TLSClientConfig{Insecure: args.Insecure, CAData: args.CAData}
+	config := m.token.ApplyT(func(token string) (string, error) {
+		return ConfigJSON(ClusterConfig{BearerToken: token, TLSClientConfig: tls})
+	}).(pulumi.StringOutput)
+	stringData := pulumi.ToStringMap(Data(args.Environment, args.Server, args.AppNamespace))
+	stringData["config"] = config
 
 	secret, err := corev1.NewSecret(ctx, name+"-registration", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:        pulumi.String(SecretName(args.Environment)),
-			Namespace:   args.ArgoCDNamespace,
-			Labels:      pulumi.ToStringMap(Labels(args.Environment, args.SyncMode)),
-			Annotations: pulumi.ToStringMap(Annotations(args.Replicas, args.AppNamespace)),
+			Name:      pulumi.String(SecretName(args.Environment)),
+			Namespace: args.ArgoCDNamespace,
+			Labels:    pulumi.ToStringMap(Labels(args.Environment, args.SyncMode)),
 		},
 		Type: pulumi.String("Opaque"),
-		// The whole Secret is a Pulumi secret: it is Argo CD's key to the cluster.
-		StringData: pulumi.ToSecret(pulumi.StringMap{
-			"name":   pulumi.String(args.Environment),
-			"server": pulumi.String(args.Server),
-			"config": config,
-			// Argo CD manages only the app's namespace here, plus the
-			// Namespace object itself (CreateNamespace=true).
-			"namespaces":       appNamespace,
-			"clusterResources": pulumi.String(strconv.FormatBool(true)),
-		}).(pulumi.StringMapOutput),
-	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider), pulumi.DependsOn(args.After))
+		// Argo CD's key to the cluster: the Kubernetes SDK makes a Secret's
+		// data a Pulumi secret as a whole.
+		StringData: stringData,
+	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider),
+		// Argo CD sees the cluster only once its namespace, its identity and
+		// what the app needs there (After) exist.
+		pulumi.DependsOn(append([]pulumi.Resource{ns, m.binding}, args.After...)))
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}

@@ -3,16 +3,13 @@ package clusters
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 )
 
-// Labels and annotations the ApplicationSets' cluster generators select on.
+// Labels the ApplicationSets' cluster generators select on.
 const (
 	LabelSecretType     = "argocd.argoproj.io/secret-type"
 	LabelEnv            = "gitops.platform/env"
 	LabelSync           = "gitops.platform/sync"
-	AnnotationReplicas  = "gitops.platform/replicas"
-	AnnotationNamespace = "gitops.platform/app-namespace"
 	secretTypeCluster   = "cluster"
 	labelManagedBy      = "app.kubernetes.io/managed-by"
 	managedByPulumi     = "pulumi"
@@ -22,15 +19,8 @@ const (
 // ClusterConfig is the `config` field of an Argo CD cluster Secret
 // (argo-cd's v1alpha1.ClusterConfig, the fields this platform uses).
 type ClusterConfig struct {
-	BearerToken     string          `json:"bearerToken,omitempty"`
-	AWSAuthConfig   *AWSAuthConfig  `json:"awsAuthConfig,omitempty"`
+	BearerToken     string          `json:"bearerToken"`
 	TLSClientConfig TLSClientConfig `json:"tlsClientConfig"`
-}
-
-// AWSAuthConfig makes Argo CD authenticate to EKS with its IAM identity.
-type AWSAuthConfig struct {
-	ClusterName string `json:"clusterName"`
-	RoleARN     string `json:"roleARN,omitempty"`
 }
 
 // TLSClientConfig is how Argo CD trusts the cluster's API server.
@@ -44,8 +34,8 @@ type TLSClientConfig struct {
 
 // ConfigJSON renders the cluster Secret's config.
 func ConfigJSON(c ClusterConfig) (string, error) {
-	if c.BearerToken == "" && c.AWSAuthConfig == nil {
-		return "", fmt.Errorf("cluster config: neither a bearer token nor an AWS auth config")
+	if c.BearerToken == "" {
+		return "", fmt.Errorf("cluster config: no bearer token")
 	}
 	if c.TLSClientConfig.Insecure {
 		c.TLSClientConfig.CAData = "" // Argo CD refuses a CA together with insecure
@@ -68,11 +58,17 @@ func Labels(env, syncMode string) map[string]string {
 	}
 }
 
-// Annotations carry per-environment values to the ApplicationSet templates.
-func Annotations(replicas int, appNamespace string) map[string]string {
+// Data is the cluster Secret's fields but its config: the cluster's name
+// (the environment, which the ApplicationSets template into each
+// Application), its API server as the hub reaches it, and what Argo CD
+// manages there: the app's namespace and no cluster-scoped kind, which is
+// all the app needs and all its identity may see.
+func Data(env, server, appNamespace string) map[string]string {
 	return map[string]string{
-		AnnotationReplicas:  strconv.Itoa(replicas),
-		AnnotationNamespace: appNamespace,
+		"name":             env,
+		"server":           server,
+		"namespaces":       appNamespace,
+		"clusterResources": "false",
 	}
 }
 

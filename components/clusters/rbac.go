@@ -26,21 +26,12 @@ type Rule struct {
 }
 
 // NamespaceRules is what Argo CD may do in the app's namespace: everything
-// the AppProject allows there, which is every namespaced kind.
+// the AppProject allows there, which is every namespaced kind. It is all
+// Argo CD may do in the cluster: registered with `clusterResources: false`
+// and `resource.respectRBAC`, its controller watches nothing else, and the
+// AppProject allows no cluster-scoped kind.
 func NamespaceRules() []Rule {
 	return []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
-}
-
-// ClusterRules is what Argo CD may do outside it: see Namespaces (the only
-// cluster-scoped kind the AppProject allows) and change only the app's own.
-// It may not create one: the program creates the app's namespace, and a
-// right to create or patch any namespace would let it relabel kube-system
-// (its Pod Security level, say).
-func ClusterRules(appNamespace string) []Rule {
-	return []Rule{
-		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: []string{appNamespace}, Verbs: []string{"patch", "update"}},
-	}
 }
 
 func policyRules(rules []Rule) rbacv1.PolicyRuleArray {
@@ -61,12 +52,13 @@ func policyRules(rules []Rule) rbacv1.PolicyRuleArray {
 
 // manager is Argo CD's least-privilege identity in one cluster.
 type manager struct {
-	token pulumi.StringOutput // secret
+	token   pulumi.StringOutput // secret
+	binding pulumi.Resource     // its rights in the app's namespace
 }
 
 // newManager creates the ServiceAccount, its long-lived token Secret and
-// its bindings in the environment's cluster.
-func newManager(ctx *pulumi.Context, parent pulumi.Resource, name, appNamespaceName string, appNamespace pulumi.StringInput,
+// its binding in the app's namespace of the environment's cluster.
+func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNamespace pulumi.StringInput,
 	opts ...pulumi.ResourceOption,
 ) (*manager, error) {
 	opts = append(opts, pulumi.Parent(parent))
@@ -87,26 +79,13 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name, appNamespaceN
 	if err != nil {
 		return nil, fmt.Errorf("%s role: %w", ManagerName, err)
 	}
-	if _, err := rbacv1.NewRoleBinding(ctx, name+"-manager-app", &rbacv1.RoleBindingArgs{
+	binding, err := rbacv1.NewRoleBinding(ctx, name+"-manager-app", &rbacv1.RoleBindingArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: role.Metadata.Namespace().Elem(), Labels: labels},
 		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
 		Subjects: subjects,
-	}, opts...); err != nil {
-		return nil, fmt.Errorf("%s role binding: %w", ManagerName, err)
-	}
-	clusterRole, err := rbacv1.NewClusterRole(ctx, name+"-manager-namespaces", &rbacv1.ClusterRoleArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName + "-namespaces"), Labels: labels},
-		Rules:    policyRules(ClusterRules(appNamespaceName)),
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s cluster role: %w", ManagerName, err)
-	}
-	if _, err := rbacv1.NewClusterRoleBinding(ctx, name+"-manager-namespaces", &rbacv1.ClusterRoleBindingArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName + "-namespaces"), Labels: labels},
-		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: clusterRole.Metadata.Name().Elem()},
-		Subjects: subjects,
-	}, opts...); err != nil {
-		return nil, fmt.Errorf("%s cluster role binding: %w", ManagerName, err)
+		return nil, fmt.Errorf("%s role binding: %w", ManagerName, err)
 	}
 	// A long-lived token: Kubernetes fills it in, and the provider waits for it.
 	tokenSecret, err := corev1.NewSecret(ctx, name+"-manager-token", &corev1.SecretArgs{
@@ -124,7 +103,7 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name, appNamespaceN
 	token := tokenSecret.Data.ApplyT(func(data map[string]string) (string, error) {
 		return decodeKey(data, "token")
 	}).(pulumi.StringOutput)
-	return &manager{token: pulumi.ToSecret(token).(pulumi.StringOutput)}, nil
+	return &manager{token: pulumi.ToSecret(token).(pulumi.StringOutput), binding: binding}, nil
 }
 
 // decodeKey returns a Secret's data key, decoded.

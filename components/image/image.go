@@ -57,15 +57,23 @@ func Tag(files []repos.File) string {
 	return "sha-bootstrap-" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// New writes the build context and builds and pushes the image. Under the
-// SDK's mocks nothing is written: the offline render touches no files.
+type noBuildContextKey struct{}
+
+// WithoutBuildContext tells New not to write the build context: the
+// offline render touches no files.
+func WithoutBuildContext(ctx *pulumi.Context) *pulumi.Context {
+	return ctx.WithValue(noBuildContextKey{}, true)
+}
+
+// New writes the build context and builds and pushes the image. Under
+// WithoutBuildContext (the offline render) nothing is written.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*BootstrapImage, error) {
 	if len(args.Files) == 0 {
 		return nil, fmt.Errorf("image %s: no files to build", name)
 	}
 	tag := Tag(args.Files)
 	dir := filepath.Join(ContextRoot, tag)
-	if !ctx.RunningWithMocks() {
+	if skip, _ := ctx.Value(noBuildContextKey{}).(bool); !skip {
 		if err := writeContext(dir, args.Files); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}

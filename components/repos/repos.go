@@ -66,8 +66,10 @@ type Repos struct {
 	// deploy key (OpenSSH), for Argo CD's repository Secret. Secret.
 	ArgoCDDeployKey pulumi.StringOutput `pulumi:"argocdDeployKey"`
 	// WebhookSecret signs the gitops repo's webhook to Argo CD (secret);
-	// nil without ArgoCDURL.
-	WebhookSecret pulumi.StringOutput `pulumi:"webhookSecret"`
+	// nil without ArgoCDURL. Not a `pulumi:` output: the SDK would allocate
+	// one for the field, which a preview never resolves, and everything
+	// built from it (Argo CD's Helm values) would be unknown at every preview.
+	WebhookSecret pulumi.StringInput
 }
 
 // New creates both repos and commits their first content.
@@ -147,9 +149,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	if args.ArgoCDURL != "" {
-		if r.WebhookSecret, err = webhook(ctx, r, name, gitops.Name, args.ArgoCDURL); err != nil {
+		secret, err := webhook(ctx, r, name, gitops.Name, args.ArgoCDURL)
+		if err != nil {
 			return nil, err
 		}
+		r.WebhookSecret = secret
 	}
 
 	r.SourceFiles = seeds["source"]

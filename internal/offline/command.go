@@ -13,7 +13,7 @@ import (
 // machine (a kubeconfig path, a token). The render must not depend on them.
 var AmbientEnv = []string{"KUBECONFIG", "GITHUB_TOKEN", "GITHUB_OWNER", "PULUMI_CONFIG"}
 
-// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy] [-show-secrets]`.
+// Command is `render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-preview] [-policy] [-show-secrets]`.
 func Command(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -23,7 +23,8 @@ func Command(args []string, stdout io.Writer) error {
 	kubeconfig := fs.String("kubeconfig", "", "read the clusters' CA data from this kubeconfig, as pulumi up does (default: placeholders, nothing read)")
 	showSecrets := fs.Bool("show-secrets", false, "write the values behind [secret] (placeholders and the stack files' plain values; secure: values stay masked)")
 	policy := fs.Bool("policy", false, "also run the policy pack (policy/) over the render; mandatory violations fail")
-	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-policy] [-show-secrets]")
+	preview := fs.Bool("preview", false, "evaluate as `pulumi preview` of a new stack (a dry run): what only providers compute is written as "+UnknownValue)
+	usage := fmt.Errorf("usage: render -stack <name> -out <dir> [-project <dir>] [-kubeconfig <file>] [-preview] [-policy] [-show-secrets]")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w\n%w", err, usage)
 	}
@@ -33,7 +34,11 @@ func Command(args []string, stdout io.Writer) error {
 	for _, v := range AmbientEnv {
 		os.Unsetenv(v)
 	}
-	res, err := Evaluate(*dir, *stack, *kubeconfig)
+	evaluate := Evaluate
+	if *preview {
+		evaluate = EvaluatePreview
+	}
+	res, err := evaluate(*dir, *stack, *kubeconfig)
 	if err != nil {
 		return err // nothing is written for a stack that does not evaluate
 	}

@@ -68,12 +68,16 @@ func ComputedPlaceholder(typ, name, property string) string {
 	return fmt.Sprintf("[computed %s %s.%s]", typ, name, property)
 }
 
-// Recorder is a pulumi.MockResourceMonitor that keeps every registration,
+// Recorder answers the program's registrations (see monitor.go): it keeps every registration,
 // answers StackReferences from known outputs, and fails any invoke or call:
 // the program must not depend on one it has not declared here.
 type Recorder struct {
 	// StackOutputs answers StackReferences, keyed by the referenced stack's name.
 	StackOutputs map[string]resource.PropertyMap
+	// Preview answers as a preview of a new stack does: a provider knows
+	// only the inputs, so what it computes (and any output made from an
+	// unknown input) stays unknown.
+	Preview bool
 
 	mu        sync.Mutex
 	resources []*Resource
@@ -101,7 +105,8 @@ func (r *Recorder) transformation(args *pulumi.ResourceTransformationArgs) *pulu
 // inputs come back as outputs, and the ID and computed outputs as
 // placeholders that say what they stand for.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	res := &Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Provider: args.Provider, Inputs: args.Inputs}
+	inputs := args.Inputs
+	res := &Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Provider: args.Provider, Inputs: inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
 		res.Parent = rpc.GetParent()
 		res.Dependencies = rpc.GetDependencies()
@@ -122,7 +127,10 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	if !args.Custom && args.ReadRPC == nil {
 		return "", resource.PropertyMap{}, nil // a component: its outputs are set in Go
 	}
-	state := args.Inputs.Copy()
+	state := inputs.Copy()
+	if r.Preview {
+		return previewCreate(args.TypeToken, args.Name, state)
+	}
 	for _, prop := range computedOutputs[args.TypeToken] {
 		if _, ok := state[resource.PropertyKey(prop)]; !ok {
 			state[resource.PropertyKey(prop)] = resource.NewProperty(ComputedPlaceholder(args.TypeToken, args.Name, prop))
@@ -133,6 +141,22 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		state["data"] = serviceAccountTokenData(args.Name)
 	}
 	return ComputedPlaceholder(args.TypeToken, args.Name, "id"), state, nil
+}
+
+// previewCreate answers a create during a preview as the engine does: the
+// outputs are the inputs, and a property holding any unknown is unknown as
+// a whole (left out, which a dry run reads as unknown). Computed attributes and the ID stay
+// unknown; a provider keeps an ID, since resources refer to it.
+func previewCreate(typ, name string, state resource.PropertyMap) (string, resource.PropertyMap, error) {
+	for k, v := range state {
+		if v.ContainsUnknowns() {
+			delete(state, k)
+		}
+	}
+	if strings.HasPrefix(typ, "pulumi:providers:") {
+		return ComputedPlaceholder(typ, name, "id"), state, nil
+	}
+	return "", state, nil
 }
 
 func (r *Recorder) stackReference(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {

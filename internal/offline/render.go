@@ -18,6 +18,10 @@ import (
 // ComputedValue stands in for a value known only after deployment.
 const ComputedValue = "[computed]"
 
+// UnknownValue stands in, in a preview's render, for a value that
+// `pulumi preview` does not know (secret or not).
+const UnknownValue = "[unknown]"
+
 const repositoryFileType = "github:index/repositoryFile:RepositoryFile"
 
 // Ref names a resource by type and name.
@@ -85,39 +89,52 @@ func (r *Result) Render() []Rendered {
 
 // Plain turns property values into plain JSON-able values, with secrets as
 // "[secret]" and values known only after deployment as "[computed]".
-func Plain(m resource.PropertyMap) map[string]any { return plainMap(m, false) }
+func Plain(m resource.PropertyMap) map[string]any { return plainer{unknown: ComputedValue}.m(m) }
 
-// plain is Plain, or with ShowSecrets the values behind "[secret]".
-func (r *Result) plain(m resource.PropertyMap) map[string]any { return plainMap(m, r.ShowSecrets) }
+// plain is Plain, with the values behind "[secret]" under ShowSecrets and
+// unknowns as "[unknown]" in a preview.
+func (r *Result) plain(m resource.PropertyMap) map[string]any {
+	p := plainer{reveal: r.ShowSecrets, unknown: ComputedValue}
+	if r.Stack.Preview {
+		p.unknown = UnknownValue
+	}
+	return p.m(m)
+}
 
-func plainMap(m resource.PropertyMap, reveal bool) map[string]any {
+// plainer turns property values into plain ones.
+type plainer struct {
+	reveal  bool   // write the values behind secrets
+	unknown string // what an unknown value is written as
+}
+
+func (p plainer) m(m resource.PropertyMap) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		if strings.HasPrefix(string(k), "__") {
 			continue // SDK bookkeeping such as __defaults
 		}
-		out[string(k)] = plainValue(v, false, reveal)
+		out[string(k)] = p.value(v, false)
 	}
 	return out
 }
 
-func plainValue(v resource.PropertyValue, secret, reveal bool) any {
+func (p plainer) value(v resource.PropertyValue, secret bool) any {
 	switch {
 	case v.IsSecret():
-		return plainValue(v.SecretValue().Element, !reveal, reveal)
+		return p.value(v.SecretValue().Element, !p.reveal)
 	case v.IsComputed():
-		return ComputedValue
+		return p.unknown
 	case v.IsOutput():
 		o := v.OutputValue()
 		if !o.Known {
-			return ComputedValue
+			return p.unknown
 		}
-		return plainValue(o.Element, secret || (o.Secret && !reveal), reveal)
+		return p.value(o.Element, secret || (o.Secret && !p.reveal))
 	case v.IsObject():
 		// A secret object keeps its keys, so a reader sees its shape.
 		obj := map[string]any{}
 		for k, e := range v.ObjectValue() {
-			obj[string(k)] = plainValue(e, secret, reveal)
+			obj[string(k)] = p.value(e, secret)
 		}
 		return obj
 	case secret:
@@ -125,7 +142,7 @@ func plainValue(v resource.PropertyValue, secret, reveal bool) any {
 	case v.IsArray():
 		arr := []any{}
 		for _, e := range v.ArrayValue() {
-			arr = append(arr, plainValue(e, false, reveal))
+			arr = append(arr, p.value(e, false))
 		}
 		return arr
 	case v.IsNull():

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/gitops-platform/gitops-platform/components/image"
 	"github.com/gitops-platform/gitops-platform/infra"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -22,6 +23,10 @@ type Stack struct {
 	// Kubeconfig, when set, is read for the clusters' CA data as `pulumi up`
 	// would; when empty nothing is read and the values are placeholders.
 	Kubeconfig string
+	// Preview evaluates the program as `pulumi preview` of a new stack does
+	// (a dry run): what providers compute is unknown, and so is everything
+	// made from it. The render writes such a value as UnknownValue.
+	Preview bool
 }
 
 // KubeconfigPlaceholder stands in for what only the kubeconfig knows.
@@ -55,9 +60,10 @@ type Result struct {
 }
 
 // Run evaluates the program for one stack as `pulumi up` of a new stack
-// would, with stackOutputs answering its StackReferences. It is not a
-// DryRun: every computed value gets a "[computed …]" placeholder (see
-// computedOutputs), so what depends on it is rendered in full.
+// would, with stackOutputs answering its StackReferences. Unless
+// stack.Preview, it is not a dry run: every computed value gets a
+// "[computed …]" placeholder (see computedOutputs), so what depends on it
+// is rendered in full.
 func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, error) {
 	return RunProgram(stack, stackOutputs, infra.Run)
 }
@@ -65,13 +71,20 @@ func Run(stack Stack, stackOutputs map[string]resource.PropertyMap) (*Result, er
 // RunProgram is Run for any program: tests use it to run one component.
 // When the program fails, the result still holds what it registered.
 func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, program pulumi.RunFunc) (*Result, error) {
-	rec := &Recorder{StackOutputs: stackOutputs}
+	rec := &Recorder{StackOutputs: stackOutputs, Preview: stack.Preview}
+	addr, stop, err := serve(rec, stack.Project, stack.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	pctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project:          stack.Project,
 		Stack:            stack.Name,
 		Config:           stack.Config,
 		ConfigSecretKeys: stack.Secrets,
-		Mocks:            rec,
+		DryRun:           stack.Preview,
+		MonitorAddr:      addr,
+		EngineAddr:       addr,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("offline context: %w", err)
@@ -87,6 +100,7 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 	sort.Strings(keys)
 	pctx = infra.WithConfigKeys(pctx, keys)
 	pctx = infra.WithKubeconfigReader(pctx, stack.kubeconfigReader())
+	pctx = image.WithoutBuildContext(pctx)
 
 	var exports map[string]pulumi.Input
 	err = pulumi.RunWithContext(pctx, func(ctx *pulumi.Context) error {

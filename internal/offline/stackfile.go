@@ -141,15 +141,23 @@ func (s Stack) Raw() infra.Raw {
 // StackReference answered with the hub's outputs. A kubeconfig path, when
 // given, is read as `pulumi up` reads it; otherwise nothing local is read.
 func Evaluate(dir, name, kubeconfig string) (*Result, error) {
-	return evaluate(dir, name, kubeconfig, 0)
+	return evaluate(dir, name, kubeconfig, false, 0)
 }
 
-func evaluate(dir, name, kubeconfig string, depth int) (*Result, error) {
+// EvaluatePreview is Evaluate as `pulumi preview` of a new stack: a dry run
+// where what providers compute is unknown. A non-hub stack's hub is
+// evaluated as already up, as a preview reads the hub's real outputs.
+func EvaluatePreview(dir, name, kubeconfig string) (*Result, error) {
+	return evaluate(dir, name, kubeconfig, true, 0)
+}
+
+func evaluate(dir, name, kubeconfig string, preview bool, depth int) (*Result, error) {
 	st, err := LoadStack(dir, name)
 	if err != nil {
 		return nil, err
 	}
 	st.Kubeconfig = kubeconfig
+	st.Preview = preview
 	cfg, err := infra.Parse(st.Raw())
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", name, err)
@@ -160,7 +168,7 @@ func evaluate(dir, name, kubeconfig string, depth int) (*Result, error) {
 			return nil, fmt.Errorf("stack %s is named as a hub but is not one (hub: false)", name)
 		}
 		hubName := cfg.HubStack[strings.LastIndex(cfg.HubStack, "/")+1:]
-		hub, err := evaluate(dir, hubName, kubeconfig, depth+1)
+		hub, err := evaluate(dir, hubName, kubeconfig, false, depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("hub of %s: %w", name, err)
 		}
