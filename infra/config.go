@@ -25,6 +25,16 @@ const (
 	SlackWebhook SlackMethod = "webhook"
 )
 
+// ReposOnDestroy is what `pulumi destroy` does to the hub's repos.
+type ReposOnDestroy string
+
+const (
+	// ReposArchive archives them, with their content: nothing is lost.
+	ReposArchive ReposOnDestroy = "archive"
+	// ReposDelete deletes them; the token needs the delete_repo scope.
+	ReposDelete ReposOnDestroy = "delete"
+)
+
 // Environments are the environment names the platform knows, in deploy order.
 var Environments = []string{"dev", "staging", "prod"}
 
@@ -92,6 +102,8 @@ type Config struct {
 	ProductionData bool
 	// PublicRepos makes the source and gitops repos public.
 	PublicRepos bool
+	// ReposOnDestroy archives or deletes the repos on destroy.
+	ReposOnDestroy ReposOnDestroy
 	// GitHubOIDCProviderARN names an existing GitHub Actions OIDC provider;
 	// empty, the program creates one.
 	GitHubOIDCProviderARN string
@@ -314,6 +326,7 @@ func (p *parser) typed() *Config {
 		RegistryProtect:                 p.boolean(KeyRegistryProtect),
 		ProductionData:                  p.boolean(KeyProductionData),
 		PublicRepos:                     p.boolean(KeyPublicRepos),
+		ReposOnDestroy:                  ReposOnDestroy(p.str(KeyReposOnDestroy)),
 		GitHubOIDCProviderARN:           p.str(KeyOIDCProviderARN),
 		BootstrapImage:                  p.boolean(KeyBootstrapImage),
 		BootstrapImageTag:               p.str(KeyBootstrapImageTag),

@@ -65,6 +65,7 @@ const (
 	KeyRegistryProtect     = "registryProtect"
 	KeyProductionData      = "productionData"
 	KeyPublicRepos         = "publicRepos"
+	KeyReposOnDestroy      = "reposOnDestroy"
 	KeyOIDCProviderARN     = "githubOidcProviderArn"
 	KeyBootstrapImage      = "bootstrapImage"
 	KeyBootstrapImageTag   = "bootstrapImageTag"
@@ -145,6 +146,9 @@ var keys = []keySpec{
 	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},
 	// Private unless a stack says otherwise (rulesets on private repos need a paid plan).
 	{name: KeyPublicRepos, kind: kindBool, def: "false", hubOnly: true},
+	// A destroy archives the repos: nothing is lost, and the token needs no
+	// delete_repo scope; "delete" deletes them.
+	{name: KeyReposOnDestroy, def: string(ReposArchive), hubOnly: true},
 	{name: KeySlackChannel, def: defaultSlackChannel, hubOnly: true},
 	{name: KeySlackMethod, def: defaultSlackMethod, hubOnly: true},
 	{name: KeySlackToken, kind: kindSecret, hubOnly: true},

@@ -122,6 +122,8 @@ type hubRefs struct {
 	// imageTag is the tag every overlay starts from, until the CI sets one.
 	imageTag      pulumi.StringOutput
 	repositoryARN pulumi.StringOutput
+	// repos are the hub's repos; nil on other stacks.
+	repos *repos.Repos
 }
 
 func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
@@ -192,13 +194,12 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		ArgoCDNamespace: hub.argocdNamespace,
 		EnvProvider:     envProvider,
 		HubProvider:     hub.provider,
-		After:           []pulumi.Resource{mon.Release},
 	})
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
 
-	if _, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
+	pull, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
 		Environment:   cfg.Environment,
 		AppName:       cfg.AppName,
 		Region:        hub.awsRegion,
@@ -207,8 +208,14 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		RepositoryURL: hub.imageRepository,
 		AWSProvider:   hub.aws,
 		KubeProvider:  envProvider,
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("ecr pull secret: %w", err)
+	}
+	// Argo CD sees the cluster, and syncs the app there, only once the
+	// monitoring CRDs (the app's ServiceMonitor) and the pull secret exist.
+	if err := cluster.Register(ctx, mon.Release, pull.FirstRefresh); err != nil {
+		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
 
 	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
@@ -223,6 +230,15 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	}, pulumi.Providers(hub.github))
 	if err != nil {
 		return fmt.Errorf("overlay %s: %w", cfg.Environment, err)
+	}
+	if cfg.Hub {
+		// Last: every push to main runs the workflow, which reads the
+		// Actions settings and edits the overlays.
+		if _, err := repos.NewWorkflow(ctx, "ci-workflow", &repos.WorkflowArgs{
+			Repos: hub.repos, After: []pulumi.Resource{overlay},
+		}, pulumi.Providers(hub.github)); err != nil {
+			return fmt.Errorf("ci workflow: %w", err)
+		}
 	}
 
 	ctx.Export(OutputEnvironment, pulumi.String(cfg.Environment))
@@ -272,8 +288,9 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 			RoleARN:         ci.RoleARN,
 			ImageRepository: reg.RepositoryURL,
 		},
-		ArgoCDURL: cfg.ArgoCDURL,
-		Public:    cfg.PublicRepos,
+		ArgoCDURL:       cfg.ArgoCDURL,
+		Public:          cfg.PublicRepos,
+		DeleteOnDestroy: cfg.ReposOnDestroy == ReposDelete,
 	}, pulumi.Providers(github))
 	if err != nil {
 		return nil, fmt.Errorf("repos: %w", err)
@@ -323,6 +340,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 		argocdNamespace: argo.Namespace,
 		gitopsRepo:      rp.GitopsRepo,
 		imageRepository: reg.RepositoryURL,
+		repos:           rp,
 	}, nil
 }
 

@@ -222,6 +222,11 @@ func (p *parser) validateGitHub(c *Config) {
 			p.add(r.key, r.value, msg)
 		}
 	}
+	switch c.ReposOnDestroy {
+	case ReposArchive, ReposDelete:
+	default:
+		p.add(KeyReposOnDestroy, string(c.ReposOnDestroy), fmt.Sprintf("expected %s (the repos are kept, read-only) or %s (the token needs the delete_repo scope)", ReposArchive, ReposDelete))
+	}
 	if c.SourceRepo != "" && strings.EqualFold(c.SourceRepo, c.GitopsRepo) {
 		p.add(KeyGitopsRepo, c.GitopsRepo, "must differ from sourceRepo: the app's source and its deployed state live in two repos")
 	}

@@ -92,8 +92,11 @@ func TestApplicationSets(t *testing.T) {
 			assert.Equal(t, map[string]any{"prune": true, "selfHeal": true}, policy["automated"])
 			assert.Equal(t, []any{map[string]any{"key": "gitops.platform/env", "operator": "NotIn", "values": []any{"prod"}}},
 				gen["selector"].(map[string]any)["matchExpressions"], "automated sync never reaches prod, even a mislabelled one")
+			assert.NotContains(t, spec, "syncPolicy", "deleting the automated set removes dev's and staging's workloads")
 		} else {
 			assert.NotContains(t, policy, "automated", "prod waits for a person")
+			assert.Equal(t, map[string]any{"preserveResourcesOnDeletion": true}, spec["syncPolicy"],
+				"deleting or replacing the manual set leaves prod's workloads running")
 		}
 	}
 }
@@ -121,7 +124,11 @@ func TestArgoCDValues(t *testing.T) {
 			} `json:"metrics"`
 		}
 		RedisHA struct {
-			Enabled bool `json:"enabled"`
+			Enabled          bool  `json:"enabled"`
+			HardAntiAffinity *bool `json:"hardAntiAffinity"`
+			HAProxy          struct {
+				HardAntiAffinity *bool `json:"hardAntiAffinity"`
+			} `json:"haproxy"`
 		} `json:"redis-ha"`
 		Notifications struct {
 			ArgoCDURL string `json:"argocdUrl"`
@@ -136,6 +143,12 @@ func TestArgoCDValues(t *testing.T) {
 	}
 	assert.True(t, got.Controller.Metrics.ServiceMonitor.Enabled)
 	assert.True(t, got.RedisHA.Enabled)
+	// The chart's default (true) leaves redis-ha Pending on fewer than three
+	// nodes; a minikube hub has one.
+	require.NotNil(t, got.RedisHA.HardAntiAffinity, "the platform sets it: the chart's default is hard")
+	assert.False(t, *got.RedisHA.HardAntiAffinity, "redis: soft anti-affinity")
+	require.NotNil(t, got.RedisHA.HAProxy.HardAntiAffinity)
+	assert.False(t, *got.RedisHA.HAProxy.HardAntiAffinity, "haproxy: soft anti-affinity")
 	assert.Equal(t, "https://argocd.example.com", got.Notifications.ArgoCDURL)
 
 	_, err = argocd.Values(argocd.ValuesOptions{Notifications: map[string]string{"subscriptions": "x"}})

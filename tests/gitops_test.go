@@ -12,6 +12,7 @@ import (
 	"github.com/rhysd/actionlint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // renderRepos writes every stack's repo files into one tree, as the repos
@@ -195,5 +196,66 @@ func TestRollbackDrill(t *testing.T) {
 		out := run(t, work, nil, kustomizeBin(t), "build", "manifests/"+e)
 		assert.Contains(t, out, "image: "+testRepo+":sha-good111", e)
 		assert.NotContains(t, out, "sha-crash22", e)
+	}
+}
+
+// TestReleaseRerunSkipsAPushedTag runs the release job's "Build and push"
+// step, as the rendered workflow holds it, with stand-ins for aws and
+// docker: a tag already in ECR (a re-run) is neither built nor pushed, a
+// new one is, and any other answer from ECR fails the step before a build.
+func TestReleaseRerunSkipsAPushedTag(t *testing.T) {
+	t.Parallel()
+	ci, err := os.ReadFile(filepath.Join(renderRepos(t), "tech-seminar-source", ".github", "workflows", "ci.yaml"))
+	require.NoError(t, err)
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Name string `yaml:"name"`
+				Run  string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(ci, &wf))
+	var script string
+	for _, s := range wf.Jobs["release"].Steps {
+		if s.Name == "Build and push" {
+			script = s.Run
+		}
+	}
+	require.NotEmpty(t, script, "the release job has a Build and push step")
+
+	for name, c := range map[string]struct {
+		aws      string // the stand-in's answer to describe-images
+		wantErr  bool
+		wantPush bool
+	}{
+		"re-run: tag in ECR": {aws: "echo '{\"imageDetails\":[{}]}'", wantPush: false},
+		"new tag":            {aws: "echo 'An error occurred (ImageNotFoundException) when calling the DescribeImages operation' >&2; exit 254", wantPush: true},
+		"ECR refuses":        {aws: "echo 'An error occurred (AccessDeniedException)' >&2; exit 254", wantErr: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "calls.log")
+			for tool, body := range map[string]string{
+				"aws":    "echo \"aws $*\" >> " + log + "\n" + c.aws + "\n",
+				"docker": "echo \"docker $*\" >> " + log + "\n",
+			} {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/bash\n"+body), 0o755))
+			}
+			cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "TAG=sha-1a2b3c4", "IMAGE_REPOSITORY=" + testRepo}
+			out, err := cmd.CombinedOutput()
+			if c.wantErr {
+				require.Error(t, err, "%s", out)
+				assert.Contains(t, string(out), "AccessDeniedException")
+			} else {
+				require.NoError(t, err, "%s", out)
+			}
+			calls, _ := os.ReadFile(log)
+			assert.Contains(t, string(calls), "aws ecr describe-images --repository-name gitops-monitor --image-ids imageTag=sha-1a2b3c4")
+			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker push "+testRepo+":sha-1a2b3c4"), "%s", calls)
+			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker build"), "%s", calls)
+		})
 	}
 }

@@ -62,17 +62,20 @@ func TestCIRoleTrustsOneRepoAndBranch(t *testing.T) {
 }
 
 // TestCIRolePushesToOneRepository checks the CI's permissions: ECR login,
-// and exactly the push actions on the app's repository.
+// and exactly the push actions on the app's repository, plus looking its
+// tags up (a re-run does not push a tag twice).
 func TestCIRolePushesToOneRepository(t *testing.T) {
 	t.Parallel()
 	res := evaluate(t, "dev")
 	policy := parsePolicy(t, one(t, res, "aws:iam/rolePolicy:RolePolicy").Inputs["policy"].StringValue())
-	require.Len(t, policy.Statement, 2)
+	require.Len(t, policy.Statement, 3)
 	assert.Equal(t, []string{"ecr:GetAuthorizationToken"}, policy.Statement[0].Action)
 	assert.Equal(t, []string{"*"}, policy.Statement[0].Resource, "GetAuthorizationToken has no resource-level permission")
 	assert.Equal(t, []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
 		"ecr:PutImage", "ecr:UploadLayerPart"}, policy.Statement[1].Action)
 	assert.Equal(t, []string{offline.ComputedPlaceholder(typeECR, "gitops-monitor", "arn")}, policy.Statement[1].Resource)
+	assert.Equal(t, []string{"ecr:DescribeImages"}, policy.Statement[2].Action)
+	assert.Equal(t, policy.Statement[1].Resource, policy.Statement[2].Resource, "the app's repository only")
 	assert.Equal(t, ciidentity.Subject("o", "r"), "repo:o/r:ref:refs/heads/main")
 }
 

@@ -72,3 +72,46 @@ func TestPreflightReady(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "preflight: ready for dev staging prod")
 }
+
+// TestPreflightChecksDeleteRepoScope checks that a hub set to delete its
+// repos on destroy needs a token with the delete_repo scope, read from the
+// X-OAuth-Scopes header GitHub answers with, and that the check names what
+// is missing; a token with the scope passes.
+func TestPreflightChecksDeleteRepoScope(t *testing.T) {
+	t.Parallel()
+	project := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(project, "scripts"), 0o755))
+	script, err := os.ReadFile(filepath.Join(projectDir, "scripts", "preflight"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(project, "scripts", "preflight"), script, 0o755))
+	dev, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.dev.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(project, "Pulumi.dev.yaml"),
+		append(dev, []byte("  gitops-platform:reposOnDestroy: delete\n")...), 0o644))
+
+	for scopes, wantMissing := range map[string]string{
+		"repo, workflow":              "GITHUB_TOKEN lacks the delete_repo scope (it has: repo, workflow)",
+		"repo, workflow, delete_repo": "",
+		"":                            "reports no scopes",
+	} {
+		tools := fakeTools(t, "dev\\n")
+		curl := "#!/bin/sh\nprintf 'HTTP/2 200\\r\\nx-oauth-scopes: " + scopes + "\\r\\n\\r\\n'\n"
+		if scopes == "" {
+			curl = "#!/bin/sh\nprintf 'HTTP/2 200\\r\\n\\r\\n'\n"
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(tools, "curl"), []byte(curl), 0o755))
+		cmd := exec.Command("bash", filepath.Join(project, "scripts", "preflight"), "dev")
+		cmd.Env = []string{"PATH=" + tools + ":/usr/bin:/bin", "HOME=" + t.TempDir(),
+			"GITHUB_TOKEN=x", "AWS_PROFILE=lab", "PULUMI_CONFIG_PASSPHRASE=x"}
+		out, err := cmd.CombinedOutput()
+		if wantMissing == "" {
+			assert.NoError(t, err, "scopes %q: %s", scopes, out)
+			continue
+		}
+		assert.Error(t, err, "scopes %q", scopes)
+		assert.Contains(t, string(out), wantMissing, "scopes %q", scopes)
+	}
+	out, err := runPreflight(t, []string{"PATH=" + fakeTools(t, "dev\\n") + ":/usr/bin:/bin", "HOME=" + t.TempDir(),
+		"GITHUB_TOKEN=x", "AWS_PROFILE=lab", "PULUMI_CONFIG_PASSPHRASE=x"}, "dev")
+	assert.NoError(t, err, "the project's hub archives its repos: no scope check, no call to GitHub: %s", out)
+}

@@ -3,9 +3,11 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/components/repos"
+	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,14 +61,72 @@ func TestRulesets(t *testing.T) {
 	assert.Equal(t, true, gitops["deletion"])
 	assert.Equal(t, true, gitops["nonFastForward"])
 	assert.Equal(t, 1.0, gitops["pullRequest"].(map[string]any)["requiredApprovingReviewCount"])
+	admins := map[string]any{"actorId": 5.0, "actorType": "RepositoryRole", "bypassMode": "always"}
 	bypass := reveal(named(t, res, "github:index/repositoryRuleset:RepositoryRuleset", "repos-gitops-main").Inputs["bypassActors"])
-	assert.Equal(t, []any{map[string]any{"actorType": "DeployKey", "bypassMode": "always"}}, bypass, "the CI's deploy key pushes tag bumps")
+	assert.ElementsMatch(t, []any{map[string]any{"actorType": "DeployKey", "bypassMode": "always"}, admins}, bypass,
+		"the CI's deploy key pushes tag bumps; Pulumi, as a repository admin, commits overlays and deletes files")
 
 	source := named(t, res, "github:index/repositoryRuleset:RepositoryRuleset", "repos-source-main")
 	assert.Equal(t, "tech-seminar-source", source.Inputs["repository"].StringValue())
 	checks := reveal(source.Inputs["rules"]).(map[string]any)["requiredStatusChecks"].(map[string]any)["requiredChecks"]
 	assert.Equal(t, []any{map[string]any{"context": "test"}}, checks)
-	assert.Nil(t, source.Inputs["bypassActors"].V, "nobody skips the tests")
+	assert.Equal(t, []any{admins}, reveal(source.Inputs["bypassActors"]), "only repository admins (Pulumi's token) skip the tests")
+
+	// The rulesets come after every seeded file, which they would refuse.
+	for _, ruleset := range byType(res, "github:index/repositoryRuleset:RepositoryRuleset") {
+		for _, f := range byType(res, typeRepoFile) {
+			if f.Parent == "" || !strings.HasSuffix(f.Parent, "::repos") {
+				continue // the workflow and the overlays come after the rulesets
+			}
+			assert.True(t, dependsOn(ruleset, typeRepoFile, f.Name), "%s waits for %s", ruleset.Name, f.Name)
+		}
+	}
+}
+
+// TestWorkflowIsCommittedLast checks that the CI workflow, whose first run
+// starts with its commit, is committed after everything that run reads:
+// the Actions variables and secret and the hub's overlay; and that it
+// keeps the URN an earlier version gave it (an alias to the repos component).
+func TestWorkflowIsCommittedLast(t *testing.T) {
+	t.Parallel()
+	res := evaluate(t, "dev")
+	var workflow *offline.Resource
+	for _, f := range byType(res, typeRepoFile) {
+		if f.Inputs["file"].StringValue() == ".github/workflows/ci.yaml" {
+			workflow = f
+		}
+	}
+	require.NotNil(t, workflow)
+	assert.Equal(t, "repos-source--github-workflows-ci-yaml", workflow.Name, "the name an earlier version gave it")
+	for _, typ := range []string{"github:index/actionsVariable:ActionsVariable", "github:index/actionsSecret:ActionsSecret"} {
+		for _, r := range byType(res, typ) {
+			assert.True(t, dependsOn(workflow, typ, r.Name), "the workflow waits for %s", r.Name)
+		}
+	}
+	assert.True(t, dependsOn(workflow, typeRepoFile, "dev-overlay-kustomization"), "the workflow waits for the hub's overlay")
+	last := res.Resources[len(res.Resources)-1]
+	assert.Contains(t, []string{workflow.Name, "ci-workflow"}, last.Name, "nothing is registered after the workflow")
+}
+
+// TestReposOnDestroy checks that the repos are archived on destroy unless
+// the stack asks to delete them, and that a seeded file is never deleted
+// on its own (the repository's fate decides), while a bad value is refused.
+func TestReposOnDestroy(t *testing.T) {
+	t.Parallel()
+	for value, archive := range map[string]bool{"": true, "archive": true, "delete": false} {
+		set := map[string]string{}
+		if value != "" {
+			set["reposOnDestroy"] = value
+		}
+		res, err := evaluateWith(t, "dev", set)
+		require.NoError(t, err)
+		for _, r := range byType(res, typeRepo) {
+			assert.Equal(t, archive, r.Inputs["archiveOnDestroy"].BoolValue(), "reposOnDestroy %q: %s", value, r.Name)
+		}
+	}
+	_, err := evaluateWith(t, "dev", map[string]string{"reposOnDestroy": "keep"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `gitops-platform:reposOnDestroy: "keep": expected archive`)
 }
 
 // TestWebhookToArgoCD checks that with argocdUrl the gitops repo calls

@@ -258,3 +258,17 @@ func TestAWSProviderVersionMatchesGoMod(t *testing.T) {
 	require.NoError(t, err)
 	assert.Regexp(t, `github.com/pulumi/pulumi-aws/sdk/v6 v`+regexp.QuoteMeta(infra.AWSProviderVersion)+`\n`, string(b))
 }
+
+// TestRegistrationWaitsForWhatTheAppNeeds checks that Argo CD sees an
+// environment's cluster (and syncs the app there) only after the first
+// ECR pull credential exists and the monitoring CRDs are in, in every stack.
+func TestRegistrationWaitsForWhatTheAppNeeds(t *testing.T) {
+	t.Parallel()
+	for _, env := range stacks {
+		res := evaluate(t, env)
+		reg := named(t, res, typeSecret, env+"-registration")
+		assert.True(t, dependsOn(reg, "kubernetes:batch/v1:Job", env+"-ecr-pull-first-refresh"), "%s: after the first pull secret", env)
+		assert.True(t, dependsOn(reg, "kubernetes:helm.sh/v3:Release", "monitoring"), "%s: after the monitoring CRDs", env)
+		assert.True(t, dependsOn(reg, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", env+"-manager-app"), "%s: after argocd-manager's rights", env)
+	}
+}

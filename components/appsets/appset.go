@@ -31,10 +31,18 @@ type ObjectMeta struct {
 
 // Spec of an ApplicationSet.
 type Spec struct {
-	GoTemplate        bool        `json:"goTemplate"`
-	GoTemplateOptions []string    `json:"goTemplateOptions"`
-	Generators        []Generator `json:"generators"`
-	Template          Template    `json:"template"`
+	GoTemplate        bool              `json:"goTemplate"`
+	GoTemplateOptions []string          `json:"goTemplateOptions"`
+	Generators        []Generator       `json:"generators"`
+	Template          Template          `json:"template"`
+	SyncPolicy        *AppSetSyncPolicy `json:"syncPolicy,omitempty"`
+}
+
+// AppSetSyncPolicy is what the ApplicationSet does to its Applications.
+type AppSetSyncPolicy struct {
+	// PreserveResourcesOnDeletion: deleting the ApplicationSet (or an
+	// Application it generated) leaves the workloads running.
+	PreserveResourcesOnDeletion bool `json:"preserveResourcesOnDeletion"`
 }
 
 // Generator is a cluster generator selecting registered clusters by label.
@@ -149,6 +157,14 @@ func Build(o Options) (ApplicationSet, error) {
 		selector = LabelSelector{MatchLabels: map[string]string{labelSync: sync}}
 	}
 	name := o.AppName + "-" + sync // gitops-monitor-auto and gitops-monitor-manual, as the seminar names them
+	var setPolicy *AppSetSyncPolicy
+	if o.Manual {
+		// Deleting or replacing the manual ApplicationSet deletes prod's
+		// Application, and through its finalizer prod's workloads, unless
+		// told to keep them. Prod's workloads go only on purpose: with the
+		// prod stack's destroy, which deletes the app's namespace (README).
+		setPolicy = &AppSetSyncPolicy{PreserveResourcesOnDeletion: true}
+	}
 	// No CreateNamespace=true, unlike the seminar: the program creates the
 	// app's namespace in every cluster before it registers the cluster, and
 	// with that option Argo CD would read the Namespace object on every sync,
@@ -186,6 +202,7 @@ func Build(o Options) (ApplicationSet, error) {
 					SyncPolicy:  policy,
 				},
 			},
+			SyncPolicy: setPolicy,
 		},
 	}, nil
 }

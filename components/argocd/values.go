@@ -21,7 +21,7 @@ type ValuesOptions struct {
 	Insecure     bool
 	AdminEnabled bool
 	// HA runs two of each stateless component, shards the controller over
-	// two replicas and replaces redis with redis-ha.
+	// two replicas and replaces redis with redis-ha (soft anti-affinity).
 	HA bool
 	// Metrics turns on metrics and ServiceMonitors; only with the monitoring
 	// stack present, whose CRDs the ServiceMonitors need.
@@ -39,7 +39,7 @@ type values struct {
 	RepoServer     component     `json:"repoServer"`
 	ApplicationSet component     `json:"applicationSet"`
 	Dex            enabled       `json:"dex"`
-	RedisHA        enabled       `json:"redis-ha"`
+	RedisHA        redisHA       `json:"redis-ha"`
 	Notifications  notifications `json:"notifications"`
 }
 
@@ -61,6 +61,21 @@ type metrics struct {
 
 type enabled struct {
 	Enabled bool `json:"enabled"`
+}
+
+// redisHA is the redis-ha subchart. Its default hard anti-affinity puts
+// each of its three Redis and three HAProxy pods on a node of its own and
+// leaves them Pending on fewer nodes (a minikube hub has one): the platform
+// asks for soft anti-affinity, which spreads them where there are nodes to
+// spread over and still schedules them where there are not.
+type redisHA struct {
+	Enabled          bool        `json:"enabled"`
+	HardAntiAffinity bool        `json:"hardAntiAffinity"`
+	HAProxy          antiAffined `json:"haproxy"`
+}
+
+type antiAffined struct {
+	HardAntiAffinity bool `json:"hardAntiAffinity"`
 }
 
 type notifications struct {
@@ -109,7 +124,7 @@ func Values(o ValuesOptions) (map[string]any, error) {
 		RepoServer:     stateless,
 		ApplicationSet: stateless,
 		Dex:            enabled{Enabled: false},
-		RedisHA:        enabled{Enabled: o.HA},
+		RedisHA:        redisHA{Enabled: o.HA},
 		Notifications: notifications{
 			Enabled:   true,
 			ArgoCDURL: o.ArgoCDURL,

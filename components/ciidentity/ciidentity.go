@@ -76,6 +76,8 @@ func PushPolicy(repositoryARN string) policydoc.Document {
 		// GetAuthorizationToken has no resource-level permissions.
 		policydoc.Allow("EcrLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}),
 		policydoc.Allow("PushToTheAppRepository", PushActions, []string{repositoryARN}),
+		// A re-run of a release looks its tag up before it pushes (tags are immutable).
+		policydoc.Allow("LookUpTheAppsTags", []string{"ecr:DescribeImages"}, []string{repositoryARN}),
 	)
 }
 

@@ -31,10 +31,6 @@ type Args struct {
 	// EnvProvider targets this environment's cluster; HubProvider the hub's.
 	EnvProvider pulumi.ProviderResource
 	HubProvider pulumi.ProviderResource
-	// After holds back the registration: Argo CD sees the cluster only once
-	// these exist (the monitoring CRDs the app's manifests use, the first
-	// image pull credential).
-	After []pulumi.Resource
 }
 
 // ClusterRegistration is an environment's cluster as the platform knows it:
@@ -44,14 +40,23 @@ type ClusterRegistration struct {
 
 	AppNamespace  pulumi.StringOutput `pulumi:"appNamespace"`
 	ClusterSecret pulumi.StringOutput `pulumi:"clusterSecret"`
+
+	name      string
+	args      Args
+	config    pulumi.StringOutput // the Secret's config: token and TLS (secret)
+	namespace pulumi.Resource
+	binding   pulumi.Resource
 }
 
-// New creates the app namespace, Argo CD's identity and the cluster Secret.
+// New creates the app namespace and Argo CD's identity in the
+// environment's cluster. Register then registers the cluster with the hub,
+// once what the app needs there exists: its pull credential needs the
+// namespace, and the app must not sync before the credential exists.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ClusterRegistration, error) {
-	if args.EnvProvider == nil || args.HubProvider == nil {
-		return nil, fmt.Errorf("cluster %s: both the environment's and the hub's kubernetes providers are required", name)
+	if args == nil || args.EnvProvider == nil || args.HubProvider == nil {
+		return nil, fmt.Errorf("cluster %s: args with both the environment's and the hub's kubernetes providers are required", name)
 	}
-	c := &ClusterRegistration{}
+	c := &ClusterRegistration{name: name, args: *args}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -72,11 +77,21 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	tls := TLSClientConfig{Insecure: args.Insecure, CAData: args.CAData}
-	config := m.token.ApplyT(func(token string) (string, error) {
+	c.config = m.token.ApplyT(func(token string) (string, error) {
 		return ConfigJSON(ClusterConfig{BearerToken: token, TLSClientConfig: tls})
 	}).(pulumi.StringOutput)
+	c.AppNamespace = appNamespace
+	c.namespace, c.binding = ns, m.binding
+	return c, nil
+}
+
+// Register writes the cluster Secret into the hub's Argo CD namespace,
+// after the resources given (the monitoring CRDs the app's manifests use,
+// the first pull credential), and completes the component.
+func (c *ClusterRegistration) Register(ctx *pulumi.Context, after ...pulumi.Resource) error {
+	args, name := c.args, c.name
 	stringData := pulumi.ToStringMap(Data(args.Environment, args.Server, args.AppNamespace))
-	stringData["config"] = config
+	stringData["config"] = c.config
 
 	secret, err := corev1.NewSecret(ctx, name+"-registration", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
@@ -90,19 +105,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		StringData: stringData,
 	}, pulumi.Parent(c), pulumi.Provider(args.HubProvider),
 		// Argo CD sees the cluster only once its namespace, its identity and
-		// what the app needs there (After) exist.
-		pulumi.DependsOn(append([]pulumi.Resource{ns, m.binding}, args.After...)))
+		// what the app needs there exist.
+		pulumi.DependsOn(append([]pulumi.Resource{c.namespace, c.binding}, after...)))
 	if err != nil {
-		return nil, fmt.Errorf("cluster secret: %w", err)
+		return fmt.Errorf("cluster secret: %w", err)
 	}
-
-	c.AppNamespace = appNamespace
 	c.ClusterSecret = secret.Metadata.Name().Elem()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+	return ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"appNamespace":  c.AppNamespace,
 		"clusterSecret": c.ClusterSecret,
-	}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	})
 }

@@ -1,4 +1,4 @@
-// Package pullsecret gives a cluster that is not EKS a self-refreshing
+// Package pullsecret gives a cluster a self-refreshing
 // credential to pull the app's image from ECR: an IAM user that can only
 // read the one repository, and a CronJob that turns its key into a
 // kubernetes.io/dockerconfigjson Secret before each 12-hour ECR token expires.
@@ -80,6 +80,9 @@ type PullSecret struct {
 	SecretName pulumi.StringOutput `pulumi:"secretName"`
 	// AccessKeyID names the IAM key (not secret); its secret half is.
 	AccessKeyID pulumi.StringOutput `pulumi:"accessKeyId"`
+	// FirstRefresh is the first run of the refresher: once it has
+	// succeeded, the pull secret exists and the app's pods can pull.
+	FirstRefresh pulumi.Resource
 }
 
 // New creates the IAM user, its key, and the refresh CronJob with a first run.
@@ -180,15 +183,17 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	// A first run now, so the app can pull before the schedule comes round;
 	// Pulumi waits for it, so a credential that does not work fails the update.
-	if _, err := batchv1.NewJob(ctx, name+"-first-refresh", &batchv1.JobArgs{
+	first, err := batchv1.NewJob(ctx, name+"-first-refresh", &batchv1.JobArgs{
 		Metadata: meta(refresherName + "-first"),
 		Spec: batchv1.JobSpecArgs{
 			BackoffLimit: pulumi.Int(3),
 			Template:     corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: labels}, Spec: pod},
 		},
-	}, kube...); err != nil {
+	}, kube...)
+	if err != nil {
 		return nil, fmt.Errorf("first refresh job: %w", err)
 	}
+	p.FirstRefresh = first
 
 	p.SecretName = pulumi.String(SecretName).ToStringOutput()
 	p.AccessKeyID = key.ID().ToStringOutput()

@@ -32,11 +32,17 @@ func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pu
 	return &keyPair{key: key}, nil
 }
 
-// protect puts rulesets on both repos' default branch. The gitops repo's
-// main takes changes by pull request from people, while deploy keys (the
-// CI's tag bumps) may push; the source repo's main needs the CI's test job.
-// Neither allows force pushes or deletion.
-func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, gitops pulumi.StringInput) error {
+// protect puts rulesets on both repos' default branch, after the seeded
+// files. The gitops repo's main takes changes by pull request from people,
+// while deploy keys (the CI's tag bumps) may push; the source repo's main
+// needs the CI's test job. Neither allows force pushes or deletion.
+// Repository admins bypass both: Pulumi commits through the contents API
+// as the token's user (overlays, the workflow, deletions on destroy).
+func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, gitops pulumi.StringInput, after []pulumi.Resource) error {
+	admins := github.RepositoryRulesetBypassActorArgs{
+		ActorId: pulumi.Int(RepositoryAdminRoleID), ActorType: pulumi.String("RepositoryRole"), BypassMode: pulumi.String("always"),
+	}
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn(after)}
 	mainBranch := &github.RepositoryRulesetConditionsArgs{
 		RefName: github.RepositoryRulesetConditionsRefNameArgs{
 			Includes: pulumi.ToStringArray([]string{"~DEFAULT_BRANCH"}),
@@ -51,6 +57,7 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 		Conditions:  mainBranch,
 		BypassActors: github.RepositoryRulesetBypassActorArray{
 			github.RepositoryRulesetBypassActorArgs{ActorType: pulumi.String("DeployKey"), BypassMode: pulumi.String("always")},
+			admins,
 		},
 		Rules: github.RepositoryRulesetRulesArgs{
 			Deletion:       pulumi.Bool(true),
@@ -60,15 +67,16 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 				DismissStaleReviewsOnPush:    pulumi.Bool(true),
 			},
 		},
-	}, pulumi.Parent(parent)); err != nil {
+	}, opts...); err != nil {
 		return fmt.Errorf("gitops ruleset: %w", err)
 	}
 	if _, err := github.NewRepositoryRuleset(ctx, name+"-source-main", &github.RepositoryRulesetArgs{
-		Name:        pulumi.String("main: tested changes only"),
-		Repository:  source,
-		Target:      pulumi.String("branch"),
-		Enforcement: pulumi.String("active"),
-		Conditions:  mainBranch,
+		Name:         pulumi.String("main: tested changes only"),
+		Repository:   source,
+		Target:       pulumi.String("branch"),
+		Enforcement:  pulumi.String("active"),
+		Conditions:   mainBranch,
+		BypassActors: github.RepositoryRulesetBypassActorArray{admins},
 		Rules: github.RepositoryRulesetRulesArgs{
 			Deletion:       pulumi.Bool(true),
 			NonFastForward: pulumi.Bool(true),
@@ -78,7 +86,7 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 				},
 			},
 		},
-	}, pulumi.Parent(parent)); err != nil {
+	}, opts...); err != nil {
 		return fmt.Errorf("source ruleset: %w", err)
 	}
 	return nil

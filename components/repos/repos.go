@@ -12,9 +12,22 @@ import (
 
 // Type tokens; renaming one needs pulumi.Aliases.
 const (
-	TypeToken        = "gitops-platform:repos:Repos"
-	OverlayTypeToken = "gitops-platform:repos:Overlay"
+	TypeToken         = "gitops-platform:repos:Repos"
+	OverlayTypeToken  = "gitops-platform:repos:Overlay"
+	WorkflowTypeToken = "gitops-platform:repos:Workflow"
 )
+
+// WorkflowPath is the source repo's CI workflow. It is committed last
+// (NewWorkflow): every push to main runs it, so the variables, the secret
+// and the overlays it reads must exist first.
+const WorkflowPath = ".github/workflows/ci.yaml"
+
+// RepositoryAdminRoleID is GitHub's id of the repository admin role, the
+// RepositoryRole bypass actor of the rulesets: the token that runs Pulumi
+// belongs to a repository admin, and its commits (seed files, overlays,
+// their deletion on destroy) go through the contents API, which a ruleset
+// would otherwise refuse.
+const RepositoryAdminRoleID = 5
 
 // Args configure the repos.
 type Args struct {
@@ -30,6 +43,9 @@ type Args struct {
 	ArgoCDURL string
 	// Public makes both repos public; they are private otherwise.
 	Public bool
+	// DeleteOnDestroy deletes the repos on destroy (the token needs the
+	// delete_repo scope); they are archived otherwise, so nothing is lost.
+	DeleteOnDestroy bool
 }
 
 // CIVariables are the workflow's non-secret settings.
@@ -70,6 +86,12 @@ type Repos struct {
 	// one for the field, which a preview never resolves, and everything
 	// built from it (Argo CD's Helm values) would be unknown at every preview.
 	WebhookSecret pulumi.StringInput
+
+	// workflow is the CI workflow's content, which NewWorkflow commits;
+	// ciSettings are what it reads (Actions variables and secret).
+	name       string
+	workflow   string
+	ciSettings []pulumi.Resource
 }
 
 // New creates both repos and commits their first content.
@@ -84,30 +106,39 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		seeds[kind] = files // rendered before any resource, so a template error registers nothing
 	}
 
-	r := &Repos{}
+	r := &Repos{name: name}
 	if err := ctx.RegisterComponentResource(TypeToken, name, r, opts...); err != nil {
 		return nil, err
 	}
 	source, err := newRepository(ctx, r, name+"-source", args.SourceRepo,
-		fmt.Sprintf("Source of %s: app, Dockerfile and CI (managed by gitops-platform)", args.AppName), args.Public)
+		fmt.Sprintf("Source of %s: app, Dockerfile and CI (managed by gitops-platform)", args.AppName), args.Public, args.DeleteOnDestroy)
 	if err != nil {
 		return nil, err
 	}
 	gitops, err := newRepository(ctx, r, name+"-gitops", args.GitopsRepo,
-		fmt.Sprintf("Desired state of %s per environment, followed by Argo CD (managed by gitops-platform)", args.AppName), args.Public)
+		fmt.Sprintf("Desired state of %s per environment, followed by Argo CD (managed by gitops-platform)", args.AppName), args.Public, args.DeleteOnDestroy)
 	if err != nil {
 		return nil, err
 	}
+	var seeded []pulumi.Resource
 	for _, seed := range []struct {
 		kind string
 		repo *github.Repository
 	}{{"source", source}, {"gitops", gitops}} {
 		for _, f := range seeds[seed.kind] {
-			if _, err := seedFile(ctx, fmt.Sprintf("%s-%s-%s", name, seed.kind, fileSlug(f.Path)), seed.repo.Name, f.Path,
-				pulumi.String(f.Content), pulumi.Parent(r)); err != nil {
+			if seed.kind == "source" && f.Path == WorkflowPath {
+				r.workflow = f.Content
+				continue
+			}
+			file, err := seedFile(ctx, seedFileName(name, seed.kind, f.Path), seed.repo.Name, f.Path, pulumi.String(f.Content), pulumi.Parent(r))
+			if err != nil {
 				return nil, err
 			}
+			seeded = append(seeded, file)
 		}
+	}
+	if r.workflow == "" {
+		return nil, fmt.Errorf("repos %s: the source templates have no %s", name, WorkflowPath)
 	}
 
 	// Argo CD reads the gitops repo with a key that cannot push; the CI
@@ -120,13 +151,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	if _, err := github.NewActionsSecret(ctx, name+"-ci-deploy-key", &github.ActionsSecretArgs{
+	ciSecret, err := github.NewActionsSecret(ctx, name+"-ci-deploy-key", &github.ActionsSecretArgs{
 		Repository:     source.Name,
 		SecretName:     pulumi.String(SecretGitopsDeployKey),
 		PlaintextValue: ciKey.key.PrivateKeyOpenssh,
-	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"plaintextValue"})); err != nil {
+	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"plaintextValue"}))
+	if err != nil {
 		return nil, fmt.Errorf("actions secret: %w", err)
 	}
+	r.ciSettings = append(r.ciSettings, ciSecret)
 	for _, v := range []struct {
 		name  string
 		value pulumi.StringInput
@@ -137,15 +170,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		{VarGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
 		{VarAppName, pulumi.String(args.AppName)},
 	} {
-		if _, err := github.NewActionsVariable(ctx, name+"-var-"+strings.ToLower(strings.ReplaceAll(v.name, "_", "-")), &github.ActionsVariableArgs{
+		variable, err := github.NewActionsVariable(ctx, name+"-var-"+strings.ToLower(strings.ReplaceAll(v.name, "_", "-")), &github.ActionsVariableArgs{
 			Repository:   source.Name,
 			VariableName: pulumi.String(v.name),
 			Value:        v.value,
-		}, pulumi.Parent(r)); err != nil {
+		}, pulumi.Parent(r))
+		if err != nil {
 			return nil, fmt.Errorf("actions variable %s: %w", v.name, err)
 		}
+		r.ciSettings = append(r.ciSettings, variable)
 	}
-	if err := protect(ctx, r, name, source.Name, gitops.Name); err != nil {
+	// The rulesets come after the first content, which they would refuse
+	// to a token outside their bypass list.
+	if err := protect(ctx, r, name, source.Name, gitops.Name, seeded); err != nil {
 		return nil, err
 	}
 	if args.ArgoCDURL != "" {
@@ -173,7 +210,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return r, nil
 }
 
-func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, description string, public bool) (*github.Repository, error) {
+func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, description string, public, deleteOnDestroy bool) (*github.Repository, error) {
 	visibility := "private"
 	if public {
 		visibility = "public"
@@ -191,6 +228,9 @@ func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, 
 		AllowMergeCommit:    pulumi.Bool(false),
 		AllowSquashMerge:    pulumi.Bool(true),
 		AllowRebaseMerge:    pulumi.Bool(true),
+		// Archived, not deleted, on destroy unless the stack says delete:
+		// nothing is lost, and the token needs no delete_repo scope.
+		ArchiveOnDestroy: pulumi.Bool(!deleteOnDestroy),
 	}, pulumi.Parent(parent))
 	if err != nil {
 		return nil, fmt.Errorf("github repository %s: %w", repoName, err)
@@ -200,11 +240,13 @@ func newRepository(ctx *pulumi.Context, parent pulumi.Resource, name, repoName, 
 
 // seedFile commits a file once. Later changes to it belong to Git (people and
 // the CI), so Pulumi ignores drift in its content: a second `pulumi up` after
-// the CI bumped a tag shows no change.
+// the CI bumped a tag shows no change. A destroy leaves the file alone: the
+// repository's own deletion or archiving decides what becomes of it, and an
+// archived repo keeps its content.
 func seedFile(ctx *pulumi.Context, name string, repo pulumi.StringInput, filePath string, content pulumi.StringInput,
 	opts ...pulumi.ResourceOption,
 ) (*github.RepositoryFile, error) {
-	opts = append(opts, pulumi.IgnoreChanges([]string{"content"}))
+	opts = append(opts, pulumi.IgnoreChanges([]string{"content"}), pulumi.RetainOnDelete(true))
 	f, err := github.NewRepositoryFile(ctx, name, &github.RepositoryFileArgs{
 		Repository:        repo,
 		Branch:            pulumi.String("main"),
@@ -217,6 +259,53 @@ func seedFile(ctx *pulumi.Context, name string, repo pulumi.StringInput, filePat
 		return nil, fmt.Errorf("seed %s: %w", filePath, err)
 	}
 	return f, nil
+}
+
+// seedFileName is the resource name of a seeded file.
+func seedFileName(name, kind, filePath string) string {
+	return fmt.Sprintf("%s-%s-%s", name, kind, fileSlug(filePath))
+}
+
+// WorkflowArgs configure the CI workflow's commit.
+type WorkflowArgs struct {
+	// Repos made the source repo and what the workflow reads.
+	Repos *Repos
+	// After are what else the workflow's first run reads: the overlays its
+	// tag bump edits.
+	After []pulumi.Resource
+}
+
+// Workflow is the source repo's CI workflow, committed after everything
+// its first run reads, so the first run a new user sees is green.
+type Workflow struct {
+	pulumi.ResourceState
+
+	Path pulumi.StringOutput `pulumi:"path"`
+}
+
+// NewWorkflow commits the CI workflow once; Git owns it afterwards.
+func NewWorkflow(ctx *pulumi.Context, name string, args *WorkflowArgs, opts ...pulumi.ResourceOption) (*Workflow, error) {
+	if args == nil || args.Repos == nil || args.Repos.workflow == "" {
+		return nil, fmt.Errorf("workflow %s: the repos component (repos.New) is required", name)
+	}
+	w := &Workflow{}
+	if err := ctx.RegisterComponentResource(WorkflowTypeToken, name, w, opts...); err != nil {
+		return nil, err
+	}
+	after := append(append([]pulumi.Resource{}, args.Repos.ciSettings...), args.After...)
+	// Committed by an earlier version as a child of the repos component:
+	// the alias keeps that file, instead of deleting and re-seeding it.
+	file, err := seedFile(ctx, seedFileName(args.Repos.name, "source", WorkflowPath), args.Repos.SourceRepo, WorkflowPath,
+		pulumi.String(args.Repos.workflow), pulumi.Parent(w), pulumi.DependsOn(after),
+		pulumi.Aliases([]pulumi.Alias{{Parent: args.Repos}}))
+	if err != nil {
+		return nil, err
+	}
+	w.Path = file.File
+	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{"path": w.Path}); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // fileSlug turns a path into a resource-name fragment.

@@ -63,7 +63,7 @@ func testRenderedObjects(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"ApplicationSet", "AppProject", "Secret", "ConfigMap", "CronJob", "Job", "Namespace",
-		"PrometheusRule", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"} {
+		"PrometheusRule", "ServiceAccount", "Role", "RoleBinding"} {
 		assert.Positive(t, kinds[k], "an accepted %s", k)
 	}
 	t.Logf("accepted: %v", kinds)
@@ -257,18 +257,23 @@ func (a access) String() string {
 	return fmt.Sprintf("%s %s.%s in %q %s", a.verb, a.resource, a.group, a.namespace, a.name)
 }
 
-// needed is what a sync of the app needs; forbidden is a sample of what
-// lies outside the app's namespace.
+// needed is a sample of what a sync of the app's manifests does in its
+// namespace; forbidden is a sample of what lies outside it. The cluster is
+// registered with clusterResources false and Argo CD respects RBAC, so
+// nothing cluster-scoped is needed, not even reading Namespaces (the
+// program creates the app's namespace; no CreateNamespace=true).
 var (
 	needed = []access{
 		{"create", "apps", "deployments", appNamespace, ""}, {"patch", "apps", "deployments", appNamespace, "gitops-monitor"},
 		{"delete", "apps", "deployments", appNamespace, "gitops-monitor"}, {"create", "", "services", appNamespace, ""},
 		{"create", "monitoring.coreos.com", "servicemonitors", appNamespace, ""}, {"list", "", "pods", appNamespace, ""},
-		{"get", "", "namespaces", "", appNamespace}, {"list", "", "namespaces", "", ""}, {"patch", "", "namespaces", "", appNamespace},
+		{"watch", "apps", "replicasets", appNamespace, ""},
 	}
 	forbidden = []access{
 		{"get", "", "secrets", "kube-system", ""}, {"list", "", "secrets", argocdNamespace, ""}, {"get", "", "secrets", "monitoring", "grafana-admin"},
 		{"create", "apps", "deployments", "default", ""}, {"create", "", "namespaces", "", ""}, {"patch", "", "namespaces", "", "kube-system"},
+		{"get", "", "namespaces", "", appNamespace}, {"list", "", "namespaces", "", ""}, {"patch", "", "namespaces", "", appNamespace},
+		{"list", "", "persistentvolumes", "", ""}, {"list", "", "nodes", "", ""},
 		{"delete", "", "namespaces", "", "kube-system"}, {"create", "rbac.authorization.k8s.io", "clusterroles", "", ""},
 		{"create", "rbac.authorization.k8s.io", "clusterrolebindings", "", ""}, {"create", "apiextensions.k8s.io", "customresourcedefinitions", "", ""},
 		{"create", "", "nodes", "", ""}, {"escalate", "rbac.authorization.k8s.io", "roles", "kube-system", ""},
