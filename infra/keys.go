@@ -38,7 +38,8 @@ type keySpec struct {
 	hubOnly bool
 }
 
-// Config keys, in the order problems are reported.
+// Config key names. Problems are reported in the order of the keys table
+// below (keyOrder), not in the order of these constants.
 const (
 	KeyEnvironment         = "environment"
 	KeyHub                 = "hub"
