@@ -12,18 +12,25 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test apiserver-test tools render policy preview up destroy preflight lab fuzz bench
+.PHONY: test app-test apiserver-test live-test tools render policy preview up destroy preflight lab fuzz bench
 
 ## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
 test: app-test tools
 	go vet ./...
 	go test ./...
 	$(MAKE) apiserver-test
+	$(MAKE) live-test
 
 ## apiserver-test: every rendered object against a real kube-apiserver + etcd (built from the Go proxy, cached
 ## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module)
 apiserver-test: tools
-	cd tests/apiserver && go vet . && go test -count=1 -timeout 30m .
+	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m .
+
+## live-test: the live delivery tier: Argo CD v3.3.5's own controllers deliver the rendered platform to three
+## real API servers with kube-controller-manager, kube-scheduler and kwok (tests/apiserver/live; needs redis-server,
+## sshd and git: .ci/run installs them); binaries cached in ~/.cache/gitops-platform/apiserver-tier
+live-test: tools
+	cd tests/apiserver && go vet ./live && go test -count=1 -timeout 40m ./live
 
 ## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
 tools: bin/kustomize

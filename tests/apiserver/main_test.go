@@ -1,10 +1,7 @@
 package apiserver
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,19 +13,15 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/yaml"
 )
 
 // projectRoot is where Pulumi.yaml and the render command are.
@@ -38,24 +31,23 @@ var projectRoot = filepath.Join("..", "..")
 var stacks = []string{"dev", "staging", "prod"}
 
 // CRD sources, from the Go module cache.
-var crdModules = []struct{ module, dir string }{
-	{"github.com/argoproj/argo-cd/v3@v3.3.5", "manifests/crds"},
-	{"github.com/prometheus-operator/prometheus-operator@v0.85.0", "example/prometheus-operator-crd"},
+var crdModules = []kit.CRDSource{
+	{Module: "github.com/argoproj/argo-cd/v3@v3.3.5", Dir: "manifests/crds"},
+	{Module: "github.com/prometheus-operator/prometheus-operator@v0.85.0", Dir: "example/prometheus-operator-crd"},
 }
 
 // The tier's shared state, set up once by TestMain.
 var (
 	// running is the cluster to stop, shared with the signal handler.
-	running   atomic.Pointer[cluster]
-	srv       *cluster
+	running   atomic.Pointer[kit.Cluster]
+	srv       *kit.Cluster
 	renderDir string // <renderDir>/<stack> per stack
 	kustomize string
 	dyn       dynamic.Interface
 	kube      kubernetes.Interface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	applier   *kit.Applier
 )
-
-const fieldManager = "gitops-platform"
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -72,12 +64,12 @@ func run(m *testing.M) int {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-signals
-		running.Load().stop() // whatever happens, the servers go with the tests
+		running.Load().Stop() // whatever happens, the servers go with the tests
 		os.RemoveAll(tmp)
 		os.Exit(2)
 	}()
 	err = setup(tmp)
-	defer running.Load().stop()
+	defer running.Load().Stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver tier setup:", err)
 		return 1
@@ -86,7 +78,7 @@ func run(m *testing.M) int {
 }
 
 func setup(tmp string) error {
-	cache, err := cacheDir()
+	cache, err := kit.CacheDir()
 	if err != nil {
 		return err
 	}
@@ -102,28 +94,35 @@ func setup(tmp string) error {
 	if err != nil {
 		return err
 	}
-	srv, err = startCluster(cache, filepath.Join(tmp, "cluster"))
+	srv, err = kit.StartCluster(cache, filepath.Join(tmp, "cluster"), "apiserver-tier")
 	if err != nil {
 		return err
 	}
 	running.Store(srv)
 	renderDir = filepath.Join(tmp, "render")
-	if err := renderStacks(tmp, renderBin, srv.caPEM); err != nil {
+	if err := renderStacks(tmp, renderBin, srv.CAPEM); err != nil {
 		return err
 	}
-	if dyn, err = dynamic.NewForConfig(srv.config); err != nil {
+	if dyn, err = dynamic.NewForConfig(srv.Config); err != nil {
 		return err
 	}
-	if kube, err = kubernetes.NewForConfig(srv.config); err != nil {
+	if kube, err = kubernetes.NewForConfig(srv.Config); err != nil {
 		return err
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(srv.config)
+	dc, err := discovery.NewDiscoveryClientForConfig(srv.Config)
 	if err != nil {
 		return err
 	}
 	mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	return installCRDs()
+	applier = &kit.Applier{Dyn: dyn, Mapper: mapper}
+	return applier.InstallCRDs(crdModules)
 }
+
+func apply(o *unstructured.Unstructured) error { return applier.Apply(o) }
+
+func readObjects(path string) ([]*unstructured.Unstructured, error) { return kit.ReadObjects(path) }
+
+func decodeObjects(b []byte) ([]*unstructured.Unstructured, error) { return kit.DecodeObjects(b) }
 
 // slackToken is a secure: value as `pulumi config set --secret` writes it;
 // the render cannot decrypt it, so it stays "[secret]", but the hub then
@@ -190,135 +189,6 @@ func renderStacks(tmp, bin string, caPEM []byte) error {
 		}
 	}
 	return nil
-}
-
-// moduleDir finds a module in the module cache, downloading it if needed.
-func moduleDir(module string) (string, error) {
-	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s: %w", module, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return "", err
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s: %s", module, info.Error)
-	}
-	return info.Dir, nil
-}
-
-// installCRDs applies Argo CD's and prometheus-operator's CRDs server-side
-// (they are too large for a client-side apply's annotation) and waits until
-// each is Established.
-func installCRDs() error {
-	var names []string
-	for _, src := range crdModules {
-		dir, err := moduleDir(src.module)
-		if err != nil {
-			return err
-		}
-		files, err := filepath.Glob(filepath.Join(dir, src.dir, "*.yaml"))
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if filepath.Base(f) == "kustomization.yaml" {
-				continue
-			}
-			objs, err := readObjects(f)
-			if err != nil {
-				return err
-			}
-			for _, o := range objs {
-				if o.GetKind() != "CustomResourceDefinition" {
-					continue
-				}
-				if err := apply(o); err != nil {
-					return fmt.Errorf("CRD %s: %w", o.GetName(), err)
-				}
-				names = append(names, o.GetName())
-			}
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Errorf("no CRD found in %v", crdModules)
-	}
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	deadline := time.Now().Add(60 * time.Second)
-	for _, n := range names {
-		for {
-			o, err := dyn.Resource(crds).Get(context.Background(), n, metav1.GetOptions{})
-			if err == nil && established(o) {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("CRD %s not Established after 60s (%v)", n, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	mapper.Reset()
-	return nil
-}
-
-func established(o *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
-
-// readObjects reads every object of a YAML file (one or many documents).
-func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return decodeObjects(b)
-}
-
-func decodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, doc := range bytes.Split(b, []byte("\n---")) {
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
-	return out, nil
-}
-
-// apply sends one object with server-side apply, as the platform's field
-// manager; the mapper learns new kinds (CRDs) on a miss.
-func apply(o *unstructured.Unstructured) error {
-	gvk := o.GroupVersionKind()
-	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		mapper.Reset()
-		mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	if err != nil {
-		return err
-	}
-	var r dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = "default"
-		}
-		r = dyn.Resource(mapping.Resource).Namespace(ns)
-	}
-	_, err = r.Apply(context.Background(), o.GetName(), o, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-	return err
 }
 
 // renderedObjects returns one stack's Kubernetes objects as the render

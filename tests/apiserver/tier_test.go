@@ -171,7 +171,7 @@ func testGenerator(t *testing.T) {
 	scheme := runtime.NewScheme()
 	require.NoError(t, clientgoscheme.AddToScheme(scheme))
 	require.NoError(t, argov1alpha1.AddToScheme(scheme))
-	c, err := client.New(srv.config, client.Options{Scheme: scheme})
+	c, err := client.New(srv.Config, client.Options{Scheme: scheme})
 	require.NoError(t, err)
 
 	servers := map[string]string{"dev": "https://kubernetes.default.svc", "staging": "https://192.168.49.3:8443", "prod": "https://192.168.49.4:8443"}

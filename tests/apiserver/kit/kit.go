@@ -1,4 +1,7 @@
-package apiserver
+// Package kit starts the real servers the test tiers run: etcd and
+// kube-apiserver (and, for the live tier, the rest of a cluster), built
+// from the Go module proxy by the wrapper modules in ../tools and cached.
+package kit
 
 import (
 	"context"
@@ -17,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,12 +32,18 @@ import (
 // Versions of the binaries the tier builds from the Go module proxy (the
 // wrapper modules under tools/ pin them).
 const (
-	etcdVersion       = "v3.5.21"
-	kubernetesVersion = "v1.33.0"
+	EtcdVersion       = "v3.5.21"
+	KubernetesVersion = "v1.33.0"
 )
 
-// cacheDir keeps the built binaries between runs.
-func cacheDir() (string, error) {
+// toolsDir is ../tools beside this file: the wrapper modules.
+func toolsDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "tools")
+}
+
+// CacheDir keeps the built binaries between runs.
+func CacheDir() (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -44,7 +54,7 @@ func cacheDir() (string, error) {
 
 // binary builds pkg in the wrapper module tools/<module> once and returns
 // the cached path; the name carries the version, so a new pin rebuilds.
-func binary(cache, name, module, pkg string, ldflags string) (string, error) {
+func Binary(cache, name, module, pkg string, ldflags string) (string, error) {
 	path := filepath.Join(cache, name)
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
@@ -61,7 +71,7 @@ func binary(cache, name, module, pkg string, ldflags string) (string, error) {
 		args = append(args, "-ldflags", ldflags)
 	}
 	cmd := exec.Command("go", append(args, pkg)...)
-	cmd.Dir = filepath.Join("tools", module)
+	cmd.Dir = filepath.Join(toolsDir(), module)
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", name, err, out)
@@ -69,12 +79,12 @@ func binary(cache, name, module, pkg string, ldflags string) (string, error) {
 	return path, os.Rename(tmp, path)
 }
 
-// pki is the server's certificates and the admin's client certificate.
-type pki struct {
+// PKI is the server's certificates and the admin's client certificate.
+type PKI struct {
 	dir                                  string
-	caPEM, adminCertPEM, adminKeyPEM     []byte
-	caFile, serverCert, serverKey, saKey string
-	saPub                                string
+	CAPEM, AdminCertPEM, AdminKeyPEM     []byte
+	CAFile, ServerCert, ServerKey, SAKey string
+	SAPub                                string
 }
 
 func writePEM(path, typ string, der []byte) ([]byte, error) {
@@ -82,8 +92,11 @@ func writePEM(path, typ string, der []byte) ([]byte, error) {
 	return b, os.WriteFile(path, b, 0o600)
 }
 
-func newPKI(dir string) (*pki, error) {
-	p := &pki{dir: dir}
+// NewPKI makes a CA, the API server's serving certificate (127.0.0.1,
+// localhost, kubernetes.default.svc), an admin client certificate and the
+// ServiceAccount signing key, in dir.
+func NewPKI(dir string) (*PKI, error) {
+	p := &PKI{dir: dir}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -98,8 +111,8 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.caFile = filepath.Join(dir, "ca.crt")
-	if p.caPEM, err = writePEM(p.caFile, "CERTIFICATE", caDER); err != nil {
+	p.CAFile = filepath.Join(dir, "ca.crt")
+	if p.CAPEM, err = writePEM(p.CAFile, "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
 	issue := func(serial int64, subject pkix.Name, usage x509.ExtKeyUsage, ips []net.IP, dns []string) (certPEM, keyPEM []byte, err error) {
@@ -126,14 +139,14 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.serverCert, p.serverKey = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	if err := os.WriteFile(p.serverCert, certPEM, 0o600); err != nil {
+	p.ServerCert, p.ServerKey = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(p.ServerCert, certPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(p.serverKey, keyPEM, 0o600); err != nil {
+	if err := os.WriteFile(p.ServerKey, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if p.adminCertPEM, p.adminKeyPEM, err = issue(3, pkix.Name{CommonName: "e2e-admin", Organization: []string{"system:masters"}},
+	if p.AdminCertPEM, p.AdminKeyPEM, err = issue(3, pkix.Name{CommonName: "e2e-admin", Organization: []string{"system:masters"}},
 		x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
 		return nil, err
 	}
@@ -141,19 +154,19 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.saKey, p.saPub = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
-	if _, err := writePEM(p.saKey, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(sa)); err != nil {
+	p.SAKey, p.SAPub = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
+	if _, err := writePEM(p.SAKey, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(sa)); err != nil {
 		return nil, err
 	}
 	pub, err := x509.MarshalPKIXPublicKey(&sa.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	_, err = writePEM(p.saPub, "PUBLIC KEY", pub)
+	_, err = writePEM(p.SAPub, "PUBLIC KEY", pub)
 	return p, err
 }
 
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -163,20 +176,27 @@ func freePort() (int, error) {
 }
 
 // process is a started server, stopped by its process group's PID.
-type process struct {
+type Process struct {
 	name string
-	cmd  *exec.Cmd
+	Cmd  *exec.Cmd
 	log  string
 	done chan struct{} // closed when it has exited
 }
 
-func start(dir, name, bin string, args ...string) (*process, error) {
+func Start(dir, name, bin string, args ...string) (*Process, error) {
+	return StartEnv(dir, name, bin, nil, args...)
+}
+
+// StartEnv starts bin with env added to this process's environment; its
+// output goes to <dir>/<name>.log.
+func StartEnv(dir, name, bin string, env []string, args ...string) (*Process, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, killed with it; and killed by the kernel if
 	// this test process dies first.
@@ -186,12 +206,12 @@ func start(dir, name, bin string, args ...string) (*process, error) {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	logFile.Close()
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &Process{name: name, Cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
-func (p *process) exited() bool {
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -201,8 +221,8 @@ func (p *process) exited() bool {
 }
 
 // peakRSS is the process's high-water resident memory, from /proc.
-func (p *process) peakRSS() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *Process) PeakRSS() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
 		return "?"
 	}
@@ -215,20 +235,20 @@ func (p *process) peakRSS() string {
 	return "?"
 }
 
-func (p *process) stop() {
-	if p == nil || p.cmd.Process == nil {
+func (p *Process) Stop() {
+	if p == nil || p.Cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}
 }
 
-func (p *process) tail() string {
+func (p *Process) Tail() string {
 	b, _ := os.ReadFile(p.log)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -237,18 +257,21 @@ func (p *process) tail() string {
 }
 
 // cluster is a running etcd and kube-apiserver.
-type cluster struct {
-	dir       string
-	etcd, api *process
-	config    *rest.Config
-	pidFile   string
-	caPEM     []byte
+type Cluster struct {
+	Dir       string
+	Etcd, API *Process
+	// Config is the admin's: a client certificate in system:masters.
+	Config  *rest.Config
+	name    string
+	pidFile string
+	CAPEM   []byte
+	PKI     *PKI
 }
 
 // killLeftovers stops servers a previous run left (Pdeathsig normally
 // sees to that), by the PIDs it recorded: only a process still running one
 // of the cached binaries, so a PID reused by something else is left alone.
-func killLeftovers(cache, pidFile string) {
+func KillLeftovers(cache, pidFile string) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return
@@ -265,74 +288,80 @@ func killLeftovers(cache, pidFile string) {
 	_ = os.Remove(pidFile)
 }
 
-func startCluster(cache, dir string) (*cluster, error) {
-	etcdBin, err := binary(cache, "etcd-"+etcdVersion, "etcd", "go.etcd.io/etcd/server/v3", "")
+// KubeLDFlags stamp the Kubernetes binaries with their version.
+func KubeLDFlags() string {
+	return fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33", KubernetesVersion)
+}
+
+// StartCluster starts etcd and kube-apiserver in dir; name tells its
+// processes apart from another cluster's (the PID file kept in cache).
+func StartCluster(cache, dir, name string) (*Cluster, error) {
+	etcdBin, err := Binary(cache, "etcd-"+EtcdVersion, "etcd", "go.etcd.io/etcd/server/v3", "")
 	if err != nil {
 		return nil, err
 	}
-	ldflags := fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33", kubernetesVersion)
-	apiBin, err := binary(cache, "kube-apiserver-"+kubernetesVersion, "kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", ldflags)
+	apiBin, err := Binary(cache, "kube-apiserver-"+KubernetesVersion, "kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", KubeLDFlags())
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, pidFile: filepath.Join(cache, "servers.pid")}
-	killLeftovers(cache, c.pidFile)
+	c := &Cluster{Dir: dir, name: name, pidFile: filepath.Join(cache, name+".pid")}
+	KillLeftovers(cache, c.pidFile)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p, err := newPKI(dir)
+	p, err := NewPKI(dir)
 	if err != nil {
 		return nil, err
 	}
-	clientPort, err := freePort()
+	clientPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := freePort()
+	peerPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	if c.etcd, err = start(dir, "etcd", etcdBin, "--name", "e2e", "--data-dir", filepath.Join(dir, "etcd"),
+	if c.Etcd, err = Start(dir, "etcd", etcdBin, "--name", name, "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "e2e="+peerURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", name+"="+peerURL,
 		"--unsafe-no-fsync", "--log-level", "warn"); err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
+	apiPort, err := FreePort()
 	if err != nil {
-		c.stop()
+		c.Stop()
 		return nil, err
 	}
-	if c.api, err = start(dir, "kube-apiserver", apiBin,
+	if c.API, err = Start(dir, "kube-apiserver", apiBin,
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
 		"--endpoint-reconciler-type", "none", // a loopback advertise address
-		"--tls-cert-file", p.serverCert, "--tls-private-key-file", p.serverKey, "--client-ca-file", p.caFile,
-		"--service-account-key-file", p.saPub, "--service-account-signing-key-file", p.saKey,
+		"--tls-cert-file", p.ServerCert, "--tls-private-key-file", p.ServerKey, "--client-ca-file", p.CAFile,
+		"--service-account-key-file", p.SAPub, "--service-account-signing-key-file", p.SAKey,
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--authorization-mode", "RBAC", "--service-cluster-ip-range", "10.96.0.0/16",
 		"--cert-dir", filepath.Join(dir, "certs"), "--enable-priority-and-fairness=false", "--v", "1"); err != nil {
-		c.stop()
+		c.Stop()
 		return nil, err
 	}
-	_ = os.WriteFile(c.pidFile, []byte(fmt.Sprintf("%d %d\n", c.etcd.cmd.Process.Pid, c.api.cmd.Process.Pid)), 0o600)
-	c.caPEM = p.caPEM
-	c.config = &rest.Config{
+	_ = os.WriteFile(c.pidFile, []byte(fmt.Sprintf("%d %d\n", c.Etcd.Cmd.Process.Pid, c.API.Cmd.Process.Pid)), 0o600)
+	c.CAPEM, c.PKI = p.CAPEM, p
+	c.Config = &rest.Config{
 		Host:            fmt.Sprintf("https://127.0.0.1:%d", apiPort),
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.caPEM, CertData: p.adminCertPEM, KeyData: p.adminKeyPEM},
+		TLSClientConfig: rest.TLSClientConfig{CAData: p.CAPEM, CertData: p.AdminCertPEM, KeyData: p.AdminKeyPEM},
 		QPS:             200, Burst: 400,
 	}
-	if err := c.waitReady(90 * time.Second); err != nil {
-		c.stop()
+	if err := c.WaitReady(90 * time.Second); err != nil {
+		c.Stop()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *cluster) waitReady(timeout time.Duration) error {
-	transport, err := rest.TransportFor(c.config)
+func (c *Cluster) WaitReady(timeout time.Duration) error {
+	transport, err := rest.TransportFor(c.Config)
 	if err != nil {
 		return err
 	}
@@ -341,11 +370,11 @@ func (c *cluster) waitReady(timeout time.Duration) error {
 	defer cancel()
 	var last error
 	for ctx.Err() == nil {
-		if c.api.exited() || c.etcd.exited() {
+		if c.API.Exited() || c.Etcd.Exited() {
 			last = errors.New("a server exited")
 			break
 		}
-		resp, err := client.Get(c.config.Host + "/readyz")
+		resp, err := client.Get(c.Config.Host + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -356,17 +385,20 @@ func (c *cluster) waitReady(timeout time.Duration) error {
 		last = err
 		time.Sleep(250 * time.Millisecond)
 	}
-	return fmt.Errorf("kube-apiserver not ready after %s (%v); its log ends:\n%s\netcd's:\n%s", timeout, last, c.api.tail(), c.etcd.tail())
+	return fmt.Errorf("kube-apiserver not ready after %s (%v); its log ends:\n%s\netcd's:\n%s", timeout, last, c.API.Tail(), c.Etcd.Tail())
 }
 
-func (c *cluster) stop() {
+func (c *Cluster) Stop() {
 	if c == nil {
 		return
 	}
-	if c.api != nil && c.etcd != nil {
-		fmt.Fprintf(os.Stderr, "apiserver tier: peak memory kube-apiserver %s, etcd %s\n", c.api.peakRSS(), c.etcd.peakRSS())
+	if c.API != nil && c.Etcd != nil {
+		fmt.Fprintf(os.Stderr, "%s: peak memory kube-apiserver %s, etcd %s\n", c.name, c.API.PeakRSS(), c.Etcd.PeakRSS())
 	}
-	c.api.stop()
-	c.etcd.stop()
+	c.API.Stop()
+	c.Etcd.Stop()
 	_ = os.Remove(c.pidFile)
 }
+
+// Name is the name the process was started with (its log is <name>.log).
+func (p *Process) Name() string { return p.name }
