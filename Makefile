@@ -12,7 +12,7 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test apiserver-test live-test tools render policy preview up destroy preflight lab fuzz bench
+.PHONY: test app-test apiserver-test live-test live-bench tools render policy preview up destroy preflight lab fuzz bench
 
 ## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
 test: app-test tools
@@ -31,6 +31,10 @@ apiserver-test: tools
 ## sshd and git: .ci/run installs them); binaries cached in ~/.cache/gitops-platform/apiserver-tier
 live-test: tools
 	cd tests/apiserver && go vet ./live && go test -count=1 -timeout 40m ./live
+
+## live-bench: push → dev Synced and Healthy through the webhook, on the live tier (5 pushes)
+live-bench: tools
+	cd tests/apiserver && go test -count=1 -timeout 40m -run '^$$' -bench PushToDevHealthy -benchtime 5x ./live
 
 ## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
 tools: bin/kustomize

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -82,15 +81,12 @@ func setup(tmp string) error {
 	if err != nil {
 		return err
 	}
-	if kustomize, err = filepath.Abs(filepath.Join(projectRoot, "bin", "kustomize")); err != nil {
+	if kustomize, err = kit.Kustomize(projectRoot); err != nil {
 		return err
-	}
-	if _, err := os.Stat(kustomize); err != nil {
-		return fmt.Errorf("%s is missing: run `make tools` in the project root", kustomize)
 	}
 	// Build the render first (minutes on a cold build cache), so the
 	// servers only run while they are used.
-	renderBin, err := buildRender(tmp)
+	renderBin, err := kit.BuildRender(projectRoot, tmp)
 	if err != nil {
 		return err
 	}
@@ -129,17 +125,6 @@ func decodeObjects(b []byte) ([]*unstructured.Unstructured, error) { return kit.
 // has a Slack credential and every Application subscribes.
 const slackToken = "  gitops-platform:slackToken:\n    secure: v1:ZTJlLXRpZXI=\n"
 
-// buildRender builds the project's render command.
-func buildRender(tmp string) (string, error) {
-	bin := filepath.Join(tmp, "render-bin")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/render")
-	build.Dir = projectRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the render: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // kubeconfigFor gives every stack's kube context a CA, as minikube's
 // kubeconfig does, so the cluster Secrets carry real base64 caData (Argo CD
 // decodes it) instead of the render's placeholder.
@@ -167,28 +152,10 @@ func renderStacks(tmp, bin string, caPEM []byte) error {
 		return err
 	}
 	project := filepath.Join(tmp, "project")
-	if err := os.MkdirAll(project, 0o755); err != nil {
+	if err := kit.CopyProject(projectRoot, project, slackToken); err != nil {
 		return err
 	}
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"} {
-		b, err := os.ReadFile(filepath.Join(projectRoot, f))
-		if err != nil {
-			return err
-		}
-		if f == "Pulumi.dev.yaml" {
-			b = append(b, slackToken...)
-		}
-		if err := os.WriteFile(filepath.Join(project, f), b, 0o644); err != nil {
-			return err
-		}
-	}
-	for _, s := range stacks {
-		cmd := exec.Command(bin, "-stack", s, "-out", filepath.Join(renderDir, s), "-project", project, "-kubeconfig", kubeconfig, "-show-secrets")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("render %s: %w\n%s", s, err, out)
-		}
-	}
-	return nil
+	return kit.RenderStacks(bin, project, kubeconfig, renderDir)
 }
 
 // renderedObjects returns one stack's Kubernetes objects as the render

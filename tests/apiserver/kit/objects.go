@@ -177,3 +177,68 @@ func (a *Applier) Apply(o *unstructured.Unstructured) error {
 	_, err = r.Apply(context.Background(), o.GetName(), o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	return err
 }
+
+// Kustomize is the project's pinned kustomize (make tools builds it).
+func Kustomize(projectRoot string) (string, error) {
+	path, err := filepath.Abs(filepath.Join(projectRoot, "bin", "kustomize"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s is missing: run `make tools` in the project root", path)
+	}
+	return path, nil
+}
+
+// BuildRender builds the project's render command into dir.
+func BuildRender(projectRoot, dir string) (string, error) {
+	bin := filepath.Join(dir, "render-bin")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/render")
+	build.Dir = projectRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the render: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Stacks are the project's stacks, the hub first.
+var Stacks = []string{"dev", "staging", "prod"}
+
+// CopyProject copies Pulumi.yaml and the stack files into dst, with
+// hubConfig (stack-file lines under config:) added to the hub's.
+func CopyProject(projectRoot, dst, hubConfig string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	files := []string{"Pulumi.yaml"}
+	for _, s := range Stacks {
+		files = append(files, "Pulumi."+s+".yaml")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(projectRoot, f))
+		if err != nil {
+			return err
+		}
+		if f == "Pulumi.dev.yaml" {
+			b = append(b, hubConfig...)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RenderStacks renders every stack of the project in dir into
+// outDir/<stack>, reading the clusters' CA from kubeconfig as pulumi up
+// would, with the values behind [secret] (placeholders only: a secure:
+// value is never decrypted).
+func RenderStacks(bin, dir, kubeconfig, outDir string) error {
+	for _, s := range Stacks {
+		cmd := exec.Command(bin, "-stack", s, "-out", filepath.Join(outDir, s), "-project", dir, "-kubeconfig", kubeconfig, "-show-secrets")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("render %s: %w\n%s", s, err, out)
+		}
+	}
+	return nil
+}

@@ -49,7 +49,7 @@ func appState(name string) (sync, health, conditions string) {
 
 // eventually waits for cond and, when it never holds, fails with what
 // was last seen and the Argo CD components' logs.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	var last string
 	deadline := time.Now().Add(timeout)
@@ -211,13 +211,7 @@ func TestDelivery(t *testing.T) {
 		require.NoError(t, err)
 		_, err = git.git("revert", "--no-edit", "HEAD")
 		require.NoError(t, err)
-		_, err = git.git("push", "-q", "origin", "HEAD:main")
-		require.NoError(t, err)
-		after, err := git.head()
-		require.NoError(t, err)
-		status, err := postPush(before, after, []string{"manifests/dev/kustomization.yaml", "manifests/staging/kustomization.yaml", "manifests/prod/kustomization.yaml"}, webhookSecret)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, status)
+		pushAndAnnounce(t, before, "manifests/dev/kustomization.yaml", "manifests/staging/kustomization.yaml", "manifests/prod/kustomization.yaml")
 		waitImage(t, "dev", previous[strings.LastIndex(previous, ":"):], 1)
 		waitImage(t, "staging", previous[strings.LastIndex(previous, ":"):], 2)
 	}) {
@@ -248,13 +242,7 @@ func TestDelivery(t *testing.T) {
 		require.NoError(t, os.WriteFile(kustomization, []byte(strings.Replace(string(b), "  - servicemonitor.yaml\n", "", 1)), 0o644))
 		_, err = git.git("commit", "-qam", "Stop scraping the app")
 		require.NoError(t, err)
-		_, err = git.git("push", "-q", "origin", "HEAD:main")
-		require.NoError(t, err)
-		after, err := git.head()
-		require.NoError(t, err)
-		status, err := postPush(before, after, []string{"manifests/base/kustomization.yaml"}, webhookSecret)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, status)
+		pushAndAnnounce(t, before, "manifests/base/kustomization.yaml")
 		for _, env := range []string{"dev", "staging"} {
 			eventually(t, 2*time.Minute, env+"'s ServiceMonitor pruned", func() (bool, string) {
 				_, err := envs[env].dyn.Resource(serviceMonitors).Namespace(appNamespace).Get(context.Background(), "gitops-monitor", metav1.GetOptions{})
@@ -324,25 +312,13 @@ patches:
 		require.NoError(t, os.WriteFile(overlay, append(b, patch...), 0o644))
 		_, err = git.git("commit", "-qam", "Pin dev to a node that does not exist")
 		require.NoError(t, err)
-		_, err = git.git("push", "-q", "origin", "HEAD:main")
-		require.NoError(t, err)
-		after, err := git.head()
-		require.NoError(t, err)
-		status, err := postPush(before, after, []string{"manifests/dev/kustomization.yaml"}, webhookSecret)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, status)
+		after := pushAndAnnounce(t, before, "manifests/dev/kustomization.yaml")
 		eventually(t, 2*time.Minute, "Slack hears dev degraded", func() (bool, string) {
 			return slack.count("gitops-monitor-dev", "Degraded") >= 1, fmt.Sprint(slack.all())
 		})
 		_, err = git.git("revert", "--no-edit", "HEAD")
 		require.NoError(t, err)
-		_, err = git.git("push", "-q", "origin", "HEAD:main")
-		require.NoError(t, err)
-		reverted, err := git.head()
-		require.NoError(t, err)
-		status, err = postPush(after, reverted, []string{"manifests/dev/kustomization.yaml"}, webhookSecret)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, status)
+		pushAndAnnounce(t, after, "manifests/dev/kustomization.yaml")
 		eventually(t, 2*time.Minute, "dev Healthy again", func() (bool, string) {
 			sync, health, conds := appState("gitops-monitor-dev")
 			return sync == "Synced" && health == "Healthy" && readyReplicas("dev") == 1, sync + "/" + health + " " + conds + "; " + workloads("dev")
@@ -410,7 +386,7 @@ func managerRequest(t *testing.T, env, method, path, body string) int {
 var serviceMonitors = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "servicemonitors"}
 
 // deployedImage is the image of the app's Deployment in an environment.
-func deployedImage(t *testing.T, env string) string {
+func deployedImage(t testing.TB, env string) string {
 	t.Helper()
 	d, err := envs[env].kube.AppsV1().Deployments(appNamespace).Get(context.Background(), "gitops-monitor", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -419,7 +395,7 @@ func deployedImage(t *testing.T, env string) string {
 
 // waitImage waits until an environment runs an image ending in suffix,
 // with its replicas ready, and its Application is Synced and Healthy.
-func waitImage(t *testing.T, env, suffix string, replicas int) {
+func waitImage(t testing.TB, env, suffix string, replicas int) {
 	t.Helper()
 	eventually(t, 3*time.Minute, env+" runs *"+suffix, func() (bool, string) {
 		d, err := envs[env].kube.AppsV1().Deployments(appNamespace).Get(context.Background(), "gitops-monitor", metav1.GetOptions{})
@@ -434,10 +410,25 @@ func waitImage(t *testing.T, env, suffix string, replicas int) {
 	})
 }
 
+// pushAndAnnounce pushes the work clone's HEAD to main and tells Argo CD
+// with the signed push event, as GitHub's webhook would; it returns the
+// pushed commit.
+func pushAndAnnounce(t testing.TB, before string, modified ...string) string {
+	t.Helper()
+	_, err := git.git("push", "-q", "origin", "HEAD:main")
+	require.NoError(t, err)
+	after, err := git.head()
+	require.NoError(t, err)
+	status, err := postPush(before, after, modified, webhookSecret)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, "argocd-server takes the signed push")
+	return after
+}
+
 // bumpImage runs the source repo's bump-image.sh, as the CI's release job
 // runs it, in the work clone: every overlay gets the tag, one commit,
 // pushed to main. It returns the pushed commit.
-func bumpImage(t *testing.T, tag string) string {
+func bumpImage(t testing.TB, tag string) string {
 	t.Helper()
 	image := deployedImage(t, "dev")
 	repository := image[:strings.LastIndex(image, ":")]
@@ -449,4 +440,26 @@ func bumpImage(t *testing.T, tag string) string {
 	head, err := git.head()
 	require.NoError(t, err)
 	return head
+}
+
+// BenchmarkPushToDevHealthy measures a tag bump pushed to the gitops repo
+// and announced by the signed webhook, until dev runs the new tag with its
+// replica Ready and its Application Synced and Healthy. Run it alone
+// (make live-bench): TestDelivery's teardown removes what it needs.
+func BenchmarkPushToDevHealthy(b *testing.B) {
+	eventually(b, 3*time.Minute, "dev Synced and Healthy before the first push", func() (bool, string) {
+		sync, health, conds := appState("gitops-monitor-dev")
+		return sync == "Synced" && health == "Healthy" && readyReplicas("dev") == 1, sync + "/" + health + " " + conds
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tag := fmt.Sprintf("sha-bench%03d", i)
+		before, err := git.head()
+		require.NoError(b, err)
+		after := bumpImage(b, tag)
+		status, err := postPush(before, after, []string{"manifests/dev/kustomization.yaml"}, webhookSecret)
+		require.NoError(b, err)
+		require.Equal(b, http.StatusOK, status)
+		waitImage(b, "dev", ":"+tag, 1)
+	}
 }

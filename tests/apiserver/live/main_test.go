@@ -135,11 +135,8 @@ func setup(tmp string) error {
 	if err != nil {
 		return err
 	}
-	if kustomize, err = filepath.Abs(filepath.Join(projectRoot, "bin", "kustomize")); err != nil {
+	if kustomize, err = kit.Kustomize(projectRoot); err != nil {
 		return err
-	}
-	if _, err := os.Stat(kustomize); err != nil {
-		return fmt.Errorf("%s is missing: run `make tools` in the project root", kustomize)
 	}
 	for _, tool := range []string{"redis-server", "git", "ssh"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -151,11 +148,9 @@ func setup(tmp string) error {
 	if err != nil {
 		return err
 	}
-	renderBin := filepath.Join(tmp, "render-bin")
-	build := exec.Command("go", "build", "-o", renderBin, "./cmd/render")
-	build.Dir = projectRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the render: %w\n%s", err, out)
+	renderBin, err := kit.BuildRender(projectRoot, tmp)
+	if err != nil {
+		return err
 	}
 
 	slack = startReceiver()

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -47,28 +46,10 @@ func renderStacks(tmp, bin string) error {
 		return err
 	}
 	project := filepath.Join(tmp, "project")
-	if err := os.MkdirAll(project, 0o755); err != nil {
+	if err := kit.CopyProject(projectRoot, project, slackWebhook+argocdURL); err != nil {
 		return err
 	}
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"} {
-		b, err := os.ReadFile(filepath.Join(projectRoot, f))
-		if err != nil {
-			return err
-		}
-		if f == "Pulumi.dev.yaml" {
-			b = append(append(b, slackWebhook...), argocdURL...)
-		}
-		if err := os.WriteFile(filepath.Join(project, f), b, 0o644); err != nil {
-			return err
-		}
-	}
-	for _, s := range stacks {
-		cmd := exec.Command(bin, "-stack", s, "-out", filepath.Join(renderDir, s), "-project", project, "-kubeconfig", kubeconfig, "-show-secrets")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("render %s: %w\n%s", s, err, out)
-		}
-	}
-	return nil
+	return kit.RenderStacks(bin, project, kubeconfig, renderDir)
 }
 
 // rendered is one object of a stack's render, with the provider (cluster)
