@@ -58,6 +58,16 @@ func TestArgoCDOnTheHub(t *testing.T) {
 	assert.Equal(t, []any{"git@github.com:gitops-seminar/tech-seminar-gitops.git"}, spec["sourceRepos"])
 	assert.Equal(t, []any{map[string]any{"server": "*", "namespace": "gitops-monitor"}}, spec["destinations"])
 	assert.Empty(t, spec["clusterResourceWhitelist"], "no cluster-scoped kind: the program creates the namespace")
+	assert.Equal(t, []any{
+		map[string]any{"group": "rbac.authorization.k8s.io", "kind": "Role"},
+		map[string]any{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"},
+		map[string]any{"group": "", "kind": "ResourceQuota"},
+		map[string]any{"group": "", "kind": "LimitRange"},
+	}, spec["namespaceResourceBlacklist"], "no commit grants rights or lifts the namespace's limits")
+	for _, c := range []string{"controller", "server"} {
+		assert.Equal(t, map[string]any{"enabled": false}, values[c].(map[string]any)["clusterAdminAccess"],
+			"%s: no cluster-admin on the hub; Argo CD reaches the hub with argocd-manager's token", c)
+	}
 
 	for _, name := range []string{"gitops-monitor-auto", "gitops-monitor-manual"} {
 		set := named(t, res, typeAppSet, name)
@@ -168,6 +178,16 @@ func TestLeastPrivilegeIdentity(t *testing.T) {
 		assert.Equal(t, env, providerOf(sa), "the identity lives in %s's own cluster", env)
 		role := named(t, res, "kubernetes:rbac.authorization.k8s.io/v1:Role", env+"-manager-app")
 		assert.Equal(t, "gitops-monitor", path(role.Inputs, "metadata", "namespace").StringValue())
+		for _, r := range reveal(role.Inputs["rules"]).([]any) {
+			groups := r.(map[string]any)["apiGroups"].([]any)
+			assert.NotContains(t, groups, "*", "%s: no wildcard API group", env)
+			assert.NotContains(t, groups, "rbac.authorization.k8s.io", "%s: no Role or RoleBinding", env)
+		}
+		ns := named(t, res, "kubernetes:core/v1:Namespace", env+"-app-namespace")
+		for _, mode := range []string{"enforce", "audit", "warn"} {
+			assert.Equal(t, "restricted", path(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/"+mode).StringValue(), "%s: %s", env, mode)
+			assert.Equal(t, "v1.33", path(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/"+mode+"-version").StringValue())
+		}
 		assert.Empty(t, byType(res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"), "nothing outside the app's namespace")
 		assert.Empty(t, byType(res, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"))
 		tok := named(t, res, typeSecret, env+"-manager-token")

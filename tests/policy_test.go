@@ -183,6 +183,12 @@ func TestPolicyRules(t *testing.T) {
 			"mandatory", "prod waits for a person"},
 		{"application-automated-not-prod", guardrails.Stack{}, application("prod", false), application("", true),
 			"mandatory", "must carry the gitops.platform/env label"},
+		{"app-namespace-restricted", guardrails.Stack{},
+			analyzed("kubernetes:core/v1:Namespace", map[string]any{"metadata": map[string]any{"name": "gitops-monitor",
+				"labels": map[string]any{"gitops.platform/env": "prod", "pod-security.kubernetes.io/enforce": "restricted"}}}, nil, false),
+			analyzed("kubernetes:core/v1:Namespace", map[string]any{"metadata": map[string]any{"name": "gitops-monitor",
+				"labels": map[string]any{"gitops.platform/env": "prod", "pod-security.kubernetes.io/enforce": "baseline"}}}, nil, false),
+			"mandatory", `enforces Pod Security level "baseline"`},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

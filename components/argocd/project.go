@@ -18,6 +18,18 @@ type AppProjectSpec struct {
 	SourceRepos              []string      `json:"sourceRepos"`
 	Destinations             []Destination `json:"destinations"`
 	ClusterResourceWhitelist []GroupKind   `json:"clusterResourceWhitelist"`
+	// NamespaceResourceBlacklist are namespaced kinds no Application of
+	// the project may create, whatever argocd-manager's rights.
+	NamespaceResourceBlacklist []GroupKind `json:"namespaceResourceBlacklist"`
+}
+
+// DeniedKinds are what no commit to the gitops repo may create in the
+// app's namespace: rights (RBAC) and the namespace's own limits.
+var DeniedKinds = []GroupKind{
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
+	{Group: "", Kind: "ResourceQuota"},
+	{Group: "", Kind: "LimitRange"},
 }
 
 // ProjectSpec is the AppProject: one source (the gitops repo), one
@@ -26,9 +38,10 @@ type AppProjectSpec struct {
 // never needs to create or change a Namespace.
 func ProjectSpec(repo, appNamespace string) AppProjectSpec {
 	return AppProjectSpec{
-		Description:              "The app's environments, deployed from the gitops repo only.",
-		SourceRepos:              []string{repo},
-		Destinations:             []Destination{{Server: "*", Namespace: appNamespace}},
-		ClusterResourceWhitelist: []GroupKind{},
+		Description:                "The app's environments, deployed from the gitops repo only.",
+		SourceRepos:                []string{repo},
+		Destinations:               []Destination{{Server: "*", Namespace: appNamespace}},
+		ClusterResourceWhitelist:   []GroupKind{},
+		NamespaceResourceBlacklist: DeniedKinds,
 	}
 }

@@ -64,7 +64,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:   pulumi.String(args.AppNamespace),
-			Labels: pulumi.StringMap{labelManagedBy: pulumi.String(managedByPulumi), LabelEnv: pulumi.String(args.Environment)},
+			Labels: pulumi.ToStringMap(NamespaceLabels(args.Environment)),
 		},
 	}, pulumi.Parent(c), env)
 	if err != nil {

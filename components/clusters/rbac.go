@@ -25,13 +25,23 @@ type Rule struct {
 	Verbs         []string
 }
 
-// NamespaceRules is what Argo CD may do in the app's namespace: everything
-// the AppProject allows there, which is every namespaced kind. It is all
-// Argo CD may do in the cluster: registered with `clusterResources: false`
-// and `resource.respectRBAC`, its controller watches nothing else, and the
-// AppProject allows no cluster-scoped kind.
+// NamespaceRules is what Argo CD may do in the app's namespace: manage the
+// kinds an app is made of, and nothing that grants rights (no Role or
+// RoleBinding) or changes the namespace's limits. It is all Argo CD may do
+// in the cluster: registered with `clusterResources: false` and
+// `resource.respectRBAC`, its controller watches nothing else, and the
+// AppProject allows no cluster-scoped kind and denies RBAC kinds too.
 func NamespaceRules() []Rule {
-	return []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}
+	all := []string{"*"}
+	return []Rule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "events", "persistentvolumeclaims", "pods",
+			"pods/log", "secrets", "serviceaccounts", "services"}, Verbs: all},
+		{APIGroups: []string{"apps", "batch", "autoscaling"}, Resources: all, Verbs: all},
+		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: all},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: all},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"monitoring.coreos.com"}, Resources: []string{"servicemonitors", "podmonitors", "prometheusrules"}, Verbs: all},
+	}
 }
 
 func policyRules(rules []Rule) rbacv1.PolicyRuleArray {

@@ -218,6 +218,11 @@ func podSpec(serviceAccount, credential, script pulumi.StringInput) corev1.PodSp
 	return corev1.PodSpecArgs{
 		ServiceAccountName: serviceAccount,
 		RestartPolicy:      pulumi.String("OnFailure"),
+		// With the rest of nonRoot, what the app namespace's restricted
+		// Pod Security level asks of every Pod.
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
 		Volumes: corev1.VolumeArray{
 			corev1.VolumeArgs{Name: pulumi.String("work"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{Medium: pulumi.String("Memory")}},
 			corev1.VolumeArgs{Name: pulumi.String("script"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: script}},

@@ -31,6 +31,7 @@ const (
 	typeRepo           = "github:index/repository:Repository"
 	typeRole           = "aws:iam/role:Role"
 	typeApplication    = "kubernetes:argoproj.io/v1alpha1:Application"
+	typeNamespace      = "kubernetes:core/v1:Namespace"
 )
 
 // Labels of Argo CD's cluster Secrets, as components/clusters writes them.
@@ -93,6 +94,8 @@ func New(s Stack) (Pack, error) {
 			policyx.EnforcementLevelMandatory, helmPinned),
 		rule("ci-role-one-repo-one-branch", "A role GitHub Actions assumes trusts one repository and one branch, by exact subject.",
 			policyx.EnforcementLevelMandatory, ciRoleScoped),
+		rule("app-namespace-restricted", "A namespace Argo CD deploys an environment's app into enforces the restricted Pod Security level.",
+			policyx.EnforcementLevelMandatory, appNamespaceRestricted),
 	}
 	return policyx.NewPolicyPack(PackName, semver.MustParse(PackVersion), policyx.EnforcementLevelMandatory, rules)
 }
@@ -484,4 +487,17 @@ func oneOrMany(raw json.RawMessage) ([]string, error) {
 		return nil, fmt.Errorf("expected a string or a list of strings")
 	}
 	return many, nil
+}
+
+// appNamespaceRestricted: an environment's app namespace (labelled with
+// its environment) enforces restricted Pod Security, so that no commit to
+// the gitops repo runs a privileged Pod or mounts the node's filesystem.
+func appNamespaceRestricted(r policyx.AnalyzerResource) []string {
+	if r.Type != typeNamespace || label(r, labelEnv) == "" {
+		return nil
+	}
+	if level := label(r, "pod-security.kubernetes.io/enforce"); level != "restricted" {
+		return []string{fmt.Sprintf("namespace for environment %q enforces Pod Security level %q; an app namespace enforces \"restricted\"", label(r, labelEnv), level)}
+	}
+	return nil
 }

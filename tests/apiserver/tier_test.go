@@ -274,6 +274,8 @@ var (
 		{"create", "apps", "deployments", "default", ""}, {"create", "", "namespaces", "", ""}, {"patch", "", "namespaces", "", "kube-system"},
 		{"get", "", "namespaces", "", appNamespace}, {"list", "", "namespaces", "", ""}, {"patch", "", "namespaces", "", appNamespace},
 		{"list", "", "persistentvolumes", "", ""}, {"list", "", "nodes", "", ""},
+		{"create", "rbac.authorization.k8s.io", "roles", appNamespace, ""}, {"create", "rbac.authorization.k8s.io", "rolebindings", appNamespace, ""},
+		{"create", "", "pods/exec", appNamespace, ""}, {"create", "", "resourcequotas", appNamespace, ""},
 		{"delete", "", "namespaces", "", "kube-system"}, {"create", "rbac.authorization.k8s.io", "clusterroles", "", ""},
 		{"create", "rbac.authorization.k8s.io", "clusterrolebindings", "", ""}, {"create", "apiextensions.k8s.io", "customresourcedefinitions", "", ""},
 		{"create", "", "nodes", "", ""}, {"escalate", "rbac.authorization.k8s.io", "roles", "kube-system", ""},

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 )
 
@@ -327,6 +328,52 @@ patches:
 		return
 	}
 
+	// Trust: a commit that adds a Pod with the host's filesystem and process
+	// namespace is refused by the API server's Pod Security admission (the
+	// app namespace enforces restricted) and nothing runs. (A privileged
+	// container would be refused before that here: this API server runs
+	// with --allow-privileged=false, unlike minikube's.)
+	if !t.Run("a commit cannot take the node", func(t *testing.T) {
+		ctx := context.Background()
+		before, err := git.head()
+		require.NoError(t, err)
+		addToDevOverlay(t, "escape.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: escape
+spec:
+  hostPID: true
+  containers:
+    - name: shell
+      image: busybox:1.37.0
+      volumeMounts: [{name: host, mountPath: /host}]
+  volumes:
+    - name: host
+      hostPath: {path: /}
+`)
+		after := pushAndAnnounce(t, before, "manifests/dev/escape.yaml", "manifests/dev/kustomization.yaml")
+		eventually(t, 2*time.Minute, "the privileged Pod refused by Pod Security admission", func() (bool, string) {
+			msg := operationMessages("gitops-monitor-dev")
+			return strings.Contains(msg, "violates PodSecurity"), msg
+		})
+		_, err = envs["dev"].kube.CoreV1().Pods(appNamespace).Get(ctx, "escape", metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "nothing runs: %v", err)
+		// What `argocd app terminate-op` does: the failing sync stops
+		// retrying, and the revert below is synced on its own.
+		_, err = envs["dev"].dyn.Resource(applications).Namespace(argocdNamespace).Patch(ctx, "gitops-monitor-dev",
+			types.MergePatchType, []byte(`{"status":{"operationState":{"phase":"Terminating"}}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		_, err = git.git("revert", "--no-edit", "HEAD")
+		require.NoError(t, err)
+		pushAndAnnounce(t, after, "manifests/dev/escape.yaml", "manifests/dev/kustomization.yaml")
+		eventually(t, 3*time.Minute, "dev Synced and Healthy again", func() (bool, string) {
+			sync, health, conds := appState("gitops-monitor-dev")
+			return sync == "Synced" && health == "Healthy", sync + "/" + health + " " + conds
+		})
+	}) {
+		return
+	}
+
 	// 10: teardown in the README's order: the ApplicationSets first, while
 	// Argo CD runs; their Applications' finalizers remove dev's and
 	// staging's workloads, prod's stay (preserveResourcesOnDeletion) until
@@ -408,6 +455,41 @@ func waitImage(t testing.TB, env, suffix string, replicas int) {
 			d.Status.Replicas == d.Status.UpdatedReplicas && sync == "Synced" && health == "Healthy"
 		return ok, fmt.Sprintf("%s, %d/%d ready, %s/%s [%s]", image, d.Status.ReadyReplicas, replicas, sync, health, conds)
 	})
+}
+
+// addToDevOverlay commits a new file into dev's overlay and lists it in
+// the overlay's resources, as a person's commit to the gitops repo would.
+func addToDevOverlay(t testing.TB, name, content string) {
+	t.Helper()
+	dir := filepath.Join(git.work, "manifests", "dev")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	k := filepath.Join(dir, "kustomization.yaml")
+	b, err := os.ReadFile(k)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "resources:\n- ../base\n")
+	require.NoError(t, os.WriteFile(k, []byte(strings.Replace(string(b), "resources:\n- ../base\n", "resources:\n- ../base\n- "+name+"\n", 1)), 0o644))
+	_, err = git.git("add", "-A")
+	require.NoError(t, err)
+	_, err = git.git("commit", "-qm", "Add "+name+" to dev")
+	require.NoError(t, err)
+}
+
+// operationMessages is an Application's last operation's message, its
+// resources' messages and its conditions.
+func operationMessages(name string) string {
+	app, err := application(name)
+	if err != nil {
+		return err.Error()
+	}
+	msg, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "message")
+	parts := []string{msg}
+	resources, _, _ := unstructured.NestedSlice(app.Object, "status", "operationState", "syncResult", "resources")
+	for _, r := range resources {
+		m, _ := r.(map[string]any)
+		parts = append(parts, fmt.Sprint(m["kind"], " ", m["name"], ": ", m["message"]))
+	}
+	_, _, conds := appState(name)
+	return strings.Join(append(parts, conds), "; ")
 }
 
 // pushAndAnnounce pushes the work clone's HEAD to main and tells Argo CD
