@@ -142,9 +142,14 @@ func TestMonitoringValues(t *testing.T) {
 	assert.Equal(t, "7d", spec["retention"])
 	claim := spec["storageSpec"].(map[string]any)["volumeClaimTemplate"].(map[string]any)["spec"].(map[string]any)
 	assert.Equal(t, map[string]any{"storage": "10Gi"}, claim["resources"].(map[string]any)["requests"])
-	v, err = monitoring.Values(monitoring.ValuesOptions{Retention: "2d"})
+	v, err = monitoring.Values(monitoring.ValuesOptions{Retention: "2d", Namespace: "monitoring"})
 	require.NoError(t, err)
-	assert.NotContains(t, v["prometheus"].(map[string]any)["prometheusSpec"], "storageSpec")
+	spec = v["prometheus"].(map[string]any)["prometheusSpec"].(map[string]any)
+	assert.NotContains(t, spec, "storageSpec")
+	assert.Equal(t, map[string]any{"deny": true}, spec["arbitraryFSAccessThroughSMs"], "a ServiceMonitor reads no file on Prometheus's disk")
+	assert.Equal(t, map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}, spec["ruleNamespaceSelector"],
+		"alert rules only from the platform's namespace")
+	assert.Equal(t, map[string]any{}, spec["serviceMonitorNamespaceSelector"], "the app's ServiceMonitor is still scraped")
 }
 
 // alertmanagerConfig loads the Alertmanager configuration a stack writes

@@ -73,9 +73,11 @@ type Monitoring struct {
 
 // New installs the chart, its admin Secret, the rules and the dashboards.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
-	args.Values.GrafanaAdminSecret = grafanaAdminSecret
-	args.Values.AlertmanagerSecret = alertmanagerSecret
-	vals, err := Values(args.Values)
+	vopts := args.Values // a copy: the caller's args stay as they were
+	vopts.GrafanaAdminSecret = grafanaAdminSecret
+	vopts.AlertmanagerSecret = alertmanagerSecret
+	vopts.Namespace = args.Namespace
+	vals, err := Values(vopts)
 	if err != nil {
 		return nil, err
 	}

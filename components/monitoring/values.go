@@ -11,12 +11,18 @@ type ValuesOptions struct {
 	// AlertmanagerSecret holds Alertmanager's whole configuration, written by
 	// the program because it holds the Slack credential.
 	AlertmanagerSecret string
+	// Namespace is the monitoring stack's own: the only one alert rules
+	// are loaded from.
+	Namespace string
 }
 
 // Values returns the chart's values: small enough for a 4 GB minikube node,
-// discovering ServiceMonitors, PodMonitors and rules in every namespace (so
-// the app's ServiceMonitor in gitops-monitor is scraped), and Grafana
-// picking up dashboards from labelled ConfigMaps.
+// discovering ServiceMonitors and PodMonitors in every namespace (so the
+// app's ServiceMonitor in gitops-monitor is scraped) but denying them any
+// file on Prometheus's disk (its own token, say), loading alert rules only
+// from the monitoring namespace (a commit to the app's namespace cannot
+// post to the deploy channel), and Grafana picking up dashboards from
+// labelled ConfigMaps.
 func Values(o ValuesOptions) (map[string]any, error) {
 	prom := map[string]any{
 		"retention": o.Retention,
@@ -25,7 +31,8 @@ func Values(o ValuesOptions) (map[string]any, error) {
 		"ruleSelectorNilUsesHelmValues":           false,
 		"serviceMonitorNamespaceSelector":         map[string]any{},
 		"podMonitorNamespaceSelector":             map[string]any{},
-		"ruleNamespaceSelector":                   map[string]any{},
+		"ruleNamespaceSelector":                   map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": o.Namespace}},
+		"arbitraryFSAccessThroughSMs":             map[string]any{"deny": true},
 		"resources":                               resources("100m", "400Mi", "1Gi"),
 	}
 	if o.StorageSize != "" {
