@@ -141,8 +141,23 @@ func TestPullSecretRefresh(t *testing.T) {
 		assert.Equal(t, "ap-northeast-2", data["AWS_REGION"])
 		assert.Equal(t, pullsecret.SecretName, data["PULL_SECRET_NAME"])
 		assert.Equal(t, env, providerOf(cred))
+		assert.Equal(t, "ecr-pull", path(cred.Inputs, "metadata", "namespace").StringValue(), "the key is out of the app's namespace")
+		ns := named(t, res, "kubernetes:core/v1:Namespace", env+"-ecr-pull-namespace")
+		assert.Equal(t, "restricted", path(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce").StringValue())
+
+		// In the app's namespace: the pull secret, which the program makes
+		// and the refresher may only update.
+		pull := named(t, res, typeSecret, env+"-ecr-pull-secret")
+		assert.Equal(t, "gitops-monitor", path(pull.Inputs, "metadata", "namespace").StringValue())
+		assert.Equal(t, "kubernetes.io/dockerconfigjson", pull.Inputs["type"].StringValue())
+		assert.Contains(t, pull.IgnoreChanges, "data", "its data is the refresher's")
+		role := named(t, res, "kubernetes:rbac.authorization.k8s.io/v1:Role", env+"-ecr-pull-refresher")
+		assert.Equal(t, "gitops-monitor", path(role.Inputs, "metadata", "namespace").StringValue())
+		assert.Equal(t, []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "resourceNames": []any{"ecr-pull"},
+			"verbs": []any{"get", "patch", "update"}}}, reveal(role.Inputs["rules"]), "the one pull secret, no create")
 
 		cron := one(t, res, "kubernetes:batch/v1:CronJob")
+		assert.Equal(t, "ecr-pull", path(cron.Inputs, "metadata", "namespace").StringValue())
 		spec := reveal(cron.Inputs["spec"]).(map[string]any)
 		assert.Equal(t, "0 */6 * * *", spec["schedule"], "a 12-hour token gets two refreshes")
 		pod := spec["jobTemplate"].(map[string]any)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
@@ -155,6 +170,9 @@ func TestPullSecretRefresh(t *testing.T) {
 			}
 		}
 		assert.Equal(t, []string{pullsecret.AWSCLIImage, pullsecret.KubectlImage}, images)
+		assert.Equal(t, map[string]any{"seccompProfile": map[string]any{"type": "RuntimeDefault"}}, pod["securityContext"], "restricted Pod Security")
+		env0 := pod["initContainers"].([]any)[0].(map[string]any)["env"].([]any)
+		assert.Contains(t, env0, map[string]any{"name": "TARGET_NAMESPACE", "value": "gitops-monitor"}, "writes the pull secret where the app runs")
 		assert.NotEmpty(t, byType(res, "kubernetes:batch/v1:Job"), "a first refresh runs at once")
 
 		dir := t.TempDir()

@@ -68,7 +68,7 @@ func TestHubStack(t *testing.T) {
 		ns = append(ns, path(n.Inputs, "metadata", "name").StringValue())
 		assert.Equal(t, "dev", providerOf(n), "namespace %s goes to the dev cluster", n.Name)
 	}
-	assert.ElementsMatch(t, []string{"argocd", "gitops-monitor", "monitoring"}, ns)
+	assert.ElementsMatch(t, []string{"argocd", "gitops-monitor", "monitoring", "ecr-pull"}, ns)
 
 	secret := named(t, res, typeSecret, "dev-registration")
 	assert.Equal(t, "dev", providerOf(secret), "the hub writes its own registration with its own provider")

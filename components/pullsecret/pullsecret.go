@@ -32,6 +32,10 @@ const (
 	Schedule       = "0 */6 * * *"
 	refresherName  = "ecr-pull-refresh"
 	credentialName = "ecr-pull-aws"
+	// Namespace holds the IAM key, the refresher and its script, apart
+	// from the app's namespace, where Argo CD writes whatever the gitops
+	// repo says: no commit can mount the key or rewrite the refresher.
+	Namespace = "ecr-pull"
 )
 
 // Pinned images of the refresh job.
@@ -85,7 +89,9 @@ type PullSecret struct {
 	FirstRefresh pulumi.Resource
 }
 
-// New creates the IAM user, its key, and the refresh CronJob with a first run.
+// New creates the IAM user and its key, the refresher's namespace with the
+// key, the CronJob and a first run, and the pull secret in the app's
+// namespace, which the refresher may update and nothing more.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*PullSecret, error) {
 	if args.AWSProvider == nil || args.KubeProvider == nil {
 		return nil, fmt.Errorf("pull secret %s: an AWS and a Kubernetes provider are required", name)
@@ -116,8 +122,30 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi"), "app.kubernetes.io/name": pulumi.String(refresherName)}
+	nsLabels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi")}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		nsLabels["pod-security.kubernetes.io/"+mode] = pulumi.String("restricted")
+	}
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: nsLabels},
+	}, kube...)
+	if err != nil {
+		return nil, fmt.Errorf("refresher namespace: %w", err)
+	}
 	meta := func(n string) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: args.AppNamespace, Labels: labels}
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: ns.Metadata.Name().Elem(), Labels: labels}
+	}
+	// The pull secret itself lives where the Deployment references it. The
+	// program creates it (empty) so the refresher needs no right to create
+	// Secrets there, only to update this one; its data is the refresher's.
+	pullSecret, err := corev1.NewSecret(ctx, name+"-secret", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(SecretName), Namespace: args.AppNamespace,
+			Labels: pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String(refresherName)}},
+		Type:       pulumi.String("kubernetes.io/dockerconfigjson"),
+		StringData: pulumi.StringMap{".dockerconfigjson": pulumi.String(`{"auths":{}}`)},
+	}, append(kube, pulumi.IgnoreChanges([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("pull secret: %w", err)
 	}
 	credential, err := corev1.NewSecret(ctx, name+"-aws", &corev1.SecretArgs{
 		Metadata: meta(credentialName),
@@ -144,12 +172,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, fmt.Errorf("refresher service account: %w", err)
 	}
+	// In the app's namespace the refresher may change the one pull secret
+	// and nothing else.
+	inApp := &metav1.ObjectMetaArgs{Name: pulumi.String(refresherName), Namespace: pullSecret.Metadata.Namespace().Elem(), Labels: labels}
 	role, err := rbacv1.NewRole(ctx, name+"-refresher", &rbacv1.RoleArgs{
-		Metadata: meta(refresherName),
+		Metadata: inApp,
 		Rules: rbacv1.PolicyRuleArray{
-			// create cannot be limited to a name; the rest can.
-			rbacv1.PolicyRuleArgs{ApiGroups: pulumi.ToStringArray([]string{""}), Resources: pulumi.ToStringArray([]string{"secrets"}),
-				Verbs: pulumi.ToStringArray([]string{"create"})},
 			rbacv1.PolicyRuleArgs{ApiGroups: pulumi.ToStringArray([]string{""}), Resources: pulumi.ToStringArray([]string{"secrets"}),
 				ResourceNames: pulumi.ToStringArray([]string{SecretName}), Verbs: pulumi.ToStringArray([]string{"get", "patch", "update"})},
 		},
@@ -158,14 +186,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("refresher role: %w", err)
 	}
 	if _, err := rbacv1.NewRoleBinding(ctx, name+"-refresher", &rbacv1.RoleBindingArgs{
-		Metadata: meta(refresherName),
+		Metadata: inApp,
 		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
 		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: sa.Metadata.Name().Elem(), Namespace: sa.Metadata.Namespace().Elem()}},
 	}, kube...); err != nil {
 		return nil, fmt.Errorf("refresher role binding: %w", err)
 	}
 
-	pod := podSpec(sa.Metadata.Name().Elem(), credential.Metadata.Name().Elem(), script.Metadata.Name().Elem())
+	pod := podSpec(sa.Metadata.Name().Elem(), credential.Metadata.Name().Elem(), script.Metadata.Name().Elem(), pullSecret.Metadata.Namespace().Elem())
 	if _, err := batchv1.NewCronJob(ctx, name+"-refresh", &batchv1.CronJobArgs{
 		Metadata: meta(refresherName),
 		Spec: batchv1.CronJobSpecArgs{
@@ -206,7 +234,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 // podSpec runs the script in the aws-cli image, then applies its output
 // with kubectl; neither container runs as root or keeps the token on disk
 // beyond the pod's memory-backed volume.
-func podSpec(serviceAccount, credential, script pulumi.StringInput) corev1.PodSpecArgs {
+func podSpec(serviceAccount, credential, script, target pulumi.StringInput) corev1.PodSpecArgs {
 	nonRoot := &corev1.SecurityContextArgs{
 		RunAsNonRoot:             pulumi.Bool(true),
 		RunAsUser:                pulumi.Int(65534),
@@ -234,8 +262,7 @@ func podSpec(serviceAccount, credential, script pulumi.StringInput) corev1.PodSp
 			EnvFrom: corev1.EnvFromSourceArray{corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: credential}}},
 			Env: corev1.EnvVarArray{
 				corev1.EnvVarArgs{Name: pulumi.String("HOME"), Value: pulumi.String("/work")},
-				corev1.EnvVarArgs{Name: pulumi.String("POD_NAMESPACE"), ValueFrom: &corev1.EnvVarSourceArgs{
-					FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")}}},
+				corev1.EnvVarArgs{Name: pulumi.String("TARGET_NAMESPACE"), Value: target},
 			},
 			VolumeMounts:    append(work, corev1.VolumeMountArgs{Name: pulumi.String("script"), MountPath: pulumi.String("/script"), ReadOnly: pulumi.Bool(true)}),
 			SecurityContext: nonRoot,

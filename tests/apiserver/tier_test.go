@@ -42,6 +42,7 @@ func TestTier(t *testing.T) {
 	t.Run("a broken object is rejected", testBrokenObjects)
 	t.Run("Argo CD generates the Applications", testGenerator)
 	t.Run("argocd-manager can do what a sync needs and no more", testManagerRBAC)
+	t.Run("the pull-secret refresher may update the pull secret and nothing more", testRefresherRBAC)
 }
 
 // testRenderedObjects applies every Kubernetes object of every stack's
@@ -238,10 +239,16 @@ func subscriptions(app argov1alpha1.Application) []string {
 // can asks the API server whether argocd-manager may do one thing.
 func can(t *testing.T, verb, group, resource, namespace, name string) bool {
 	t.Helper()
+	return canAs(t, manager, "kube-system", verb, group, resource, namespace, name)
+}
+
+// canAs asks whether a ServiceAccount (user, of saNamespace) may do one thing.
+func canAs(t *testing.T, user, saNamespace, verb, group, resource, namespace, name string) bool {
+	t.Helper()
 	review, err := kube.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   manager,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"},
+			User:   user,
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Verb: verb, Group: group, Resource: resource, Namespace: namespace, Name: name,
 			},
@@ -318,4 +325,21 @@ func testManagerRBAC(t *testing.T) {
 	}()
 	problems := rbacProblems(t)
 	assert.Len(t, problems, len(forbidden), "with cluster-admin, every forbidden access is reported: %v", problems)
+}
+
+// testRefresherRBAC asks the API server what the ECR pull-secret refresher,
+// whose IAM key lives in the ecr-pull namespace, may do in the app's: update
+// the one pull secret, and nothing else (not even create a Secret).
+func testRefresherRBAC(t *testing.T) {
+	const refresher = "system:serviceaccount:ecr-pull:ecr-pull-refresh"
+	for _, a := range []access{{"get", "", "secrets", appNamespace, "ecr-pull"}, {"patch", "", "secrets", appNamespace, "ecr-pull"}} {
+		assert.True(t, canAs(t, refresher, "ecr-pull", a.verb, a.group, a.resource, a.namespace, a.name), "may %s", a)
+	}
+	for _, a := range []access{
+		{"create", "", "secrets", appNamespace, ""}, {"get", "", "secrets", appNamespace, "gitops-monitor-token"},
+		{"list", "", "secrets", appNamespace, ""}, {"patch", "apps", "deployments", appNamespace, "gitops-monitor"},
+		{"get", "", "secrets", "kube-system", "argocd-manager-token"},
+	} {
+		assert.False(t, canAs(t, refresher, "ecr-pull", a.verb, a.group, a.resource, a.namespace, a.name), "may not %s", a)
+	}
 }
