@@ -59,6 +59,7 @@ type workflow struct {
 		If          string
 		Needs       any
 		Environment string
+		RunsOn      string `yaml:"runs-on"`
 		Permissions map[string]string
 		Uses        string
 		With        map[string]any
@@ -141,6 +142,20 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Equal(t, "preview", drift.Jobs["drift"].Environment)
 	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack teardown")
 	assert.Equal(t, "${{ inputs.stack }}", teardown.Jobs["destroy"].Environment)
+
+	// Branch code and deploys never share a runner; each environment
+	// deploys from runners of its own.
+	const previewRunner = "${{ vars.PREVIEW_RUNNER || 'ubuntu-latest' }}"
+	const deployRunner = "${{ vars[format('DEPLOY_RUNNER_{0}', inputs.stack)] || 'ubuntu-latest' }}"
+	assert.Equal(t, previewRunner, real.RunsOn, "preview")
+	assert.Equal(t, previewRunner, drift.Jobs["drift"].RunsOn, "drift")
+	assert.Equal(t, deployRunner, up.RunsOn, "up")
+	assert.Equal(t, deployRunner, teardown.Jobs["destroy"].RunsOn, "teardown")
+	for _, name := range projectWorkflows {
+		for job, j := range readWorkflow(t, name).Jobs {
+			assert.NotContains(t, j.RunsOn, "PULUMI_RUNNER", "%s/%s: no runner shared by previews and deploys", name, job)
+		}
+	}
 }
 
 // TestDispatchConfirmation runs the confirmation step of the dispatched
