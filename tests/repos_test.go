@@ -69,7 +69,9 @@ func TestRulesets(t *testing.T) {
 	source := named(t, res, "github:index/repositoryRuleset:RepositoryRuleset", "repos-source-main")
 	assert.Equal(t, "tech-seminar-source", source.Inputs["repository"].StringValue())
 	checks := reveal(source.Inputs["rules"]).(map[string]any)["requiredStatusChecks"].(map[string]any)["requiredChecks"]
-	assert.Equal(t, []any{map[string]any{"context": "test"}}, checks)
+	assert.Equal(t, []any{map[string]any{"context": "test", "integrationId": 15368.0}}, checks, "reported by GitHub Actions only")
+	sourceRules := reveal(source.Inputs["rules"]).(map[string]any)
+	assert.Equal(t, 1.0, sourceRules["pullRequest"].(map[string]any)["requiredApprovingReviewCount"], "main takes reviewed changes only")
 	assert.Equal(t, []any{admins}, reveal(source.Inputs["bypassActors"]), "only repository admins (Pulumi's token) skip the tests")
 
 	// The rulesets come after every seeded file, which they would refuse.

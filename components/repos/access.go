@@ -35,7 +35,8 @@ func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pu
 // protect puts rulesets on both repos' default branch, after the seeded
 // files. The gitops repo's main takes changes by pull request from people,
 // while deploy keys (the CI's tag bumps) may push; the source repo's main
-// needs the CI's test job. Neither allows force pushes or deletion.
+// takes reviewed pull requests whose CI test job passed. Neither allows
+// force pushes or deletion.
 // Repository admins bypass both: Pulumi commits through the contents API
 // as the token's user (overlays, the workflow, deletions on destroy).
 func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, gitops pulumi.StringInput, after []pulumi.Resource) error {
@@ -80,9 +81,19 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 		Rules: github.RepositoryRulesetRulesArgs{
 			Deletion:       pulumi.Bool(true),
 			NonFastForward: pulumi.Bool(true),
+			// Changes by reviewed pull request, as on the gitops repo: a
+			// push to main deploys to dev and staging.
+			PullRequest: &github.RepositoryRulesetRulesPullRequestArgs{
+				RequiredApprovingReviewCount: pulumi.Int(1),
+				DismissStaleReviewsOnPush:    pulumi.Bool(true),
+			},
 			RequiredStatusChecks: &github.RepositoryRulesetRulesRequiredStatusChecksArgs{
 				RequiredChecks: github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArray{
-					github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{Context: pulumi.String(TestCheck)},
+					// Only GitHub Actions may report the check: anyone who can
+					// write could post a commit status named "test".
+					github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{
+						Context: pulumi.String(TestCheck), IntegrationId: pulumi.Int(GitHubActionsIntegrationID),
+					},
 				},
 			},
 		},

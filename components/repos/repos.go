@@ -65,6 +65,9 @@ const (
 	VarAppName            = "APP_NAME"
 	// TestCheck is the CI job main requires on the source repo.
 	TestCheck = "test"
+	// GitHubActionsIntegrationID is GitHub Actions' app id: the only
+	// source the required check is taken from.
+	GitHubActionsIntegrationID = 15368
 )
 
 // Repos are the source repo (app, Dockerfile, CI) and the gitops repo (what runs).
