@@ -109,8 +109,10 @@ var fromTheCloud = map[string]string{
 	// The overlay's image: the ECR repository URL and the first image's tag.
 	"github:index/repositoryFile:RepositoryFile <env>-overlay-kustomization content": "the ECR repository URL and the image's digest",
 	// With argocdUrl: the webhook secret, made by the random provider.
-	"kubernetes:helm.sh/v3:Release argocd values.configs.secret.githubSecret": "the webhook secret",
+	webhookSecretUnknown: "the webhook secret",
 }
+
+const webhookSecretUnknown = "kubernetes:helm.sh/v3:Release argocd values.configs.secret.githubSecret"
 
 // TestPreviewKnowsWhatTheProgramMakes evaluates every stack as `pulumi
 // preview` does (a dry run), with the stack files as they are and with
@@ -136,7 +138,13 @@ func TestPreviewKnowsWhatTheProgramMakes(t *testing.T) {
 				res := previewStack(t, stack, v.set, v.secrets)
 				var unexpected []string
 				for _, u := range previewUnknowns(res) {
-					if _, ok := fromTheCloud[strings.ReplaceAll(u, stack+"-", "<env>-")]; !ok {
+					key := strings.ReplaceAll(u, stack+"-", "<env>-")
+					_, ok := fromTheCloud[key]
+					// Without argocdUrl there is no webhook, so no secret to wait for.
+					if key == webhookSecretUnknown && v.set["argocdUrl"] == "" {
+						ok = false
+					}
+					if !ok {
 						unexpected = append(unexpected, u)
 					}
 				}
