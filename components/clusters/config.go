@@ -3,6 +3,8 @@ package clusters
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/gitops-platform/gitops-platform/components/internal/podsecurity"
 )
 
 // Labels the ApplicationSets' cluster generators select on.
@@ -72,20 +74,14 @@ func Data(env, server, appNamespace string) map[string]string {
 	}
 }
 
-// PodSecurityVersion pins the Pod Security Standards the app namespace
-// enforces to the Kubernetes release the platform runs on.
-const PodSecurityVersion = "v1.33"
-
 // NamespaceLabels are the app namespace's labels: who manages it, its
 // environment, and the restricted Pod Security level, enforced, so that no
 // commit to the gitops repo can run a privileged Pod, share the host's
 // namespaces or mount its filesystem.
 func NamespaceLabels(env string) map[string]string {
-	labels := map[string]string{labelManagedBy: managedByPulumi, LabelEnv: env}
-	for _, mode := range []string{"enforce", "audit", "warn"} {
-		labels["pod-security.kubernetes.io/"+mode] = "restricted"
-		labels["pod-security.kubernetes.io/"+mode+"-version"] = PodSecurityVersion
-	}
+	labels := podsecurity.Restricted()
+	labels[labelManagedBy] = managedByPulumi
+	labels[LabelEnv] = env
 	return labels
 }
 

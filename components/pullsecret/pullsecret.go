@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitops-platform/gitops-platform/components/internal/podsecurity"
 	"github.com/gitops-platform/gitops-platform/components/policydoc"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -122,12 +123,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi"), "app.kubernetes.io/name": pulumi.String(refresherName)}
-	nsLabels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi")}
-	for _, mode := range []string{"enforce", "audit", "warn"} {
-		nsLabels["pod-security.kubernetes.io/"+mode] = pulumi.String("restricted")
-	}
+	nsLabels := podsecurity.Restricted()
+	nsLabels["app.kubernetes.io/managed-by"] = "pulumi"
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: nsLabels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: pulumi.ToStringMap(nsLabels)},
 	}, kube...)
 	if err != nil {
 		return nil, fmt.Errorf("refresher namespace: %w", err)

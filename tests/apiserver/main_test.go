@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
@@ -27,7 +25,7 @@ import (
 var projectRoot = filepath.Join("..", "..")
 
 // stacks are the project's stacks, the hub first.
-var stacks = []string{"dev", "staging", "prod"}
+var stacks = kit.Stacks
 
 // CRD sources, from the Go module cache.
 var crdModules = []kit.CRDSource{
@@ -49,31 +47,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "gitops-platform-apiserver-tier-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-signals
-		running.Load().Stop() // whatever happens, the servers go with the tests
-		os.RemoveAll(tmp)
-		os.Exit(2)
-	}()
-	err = setup(tmp)
-	defer running.Load().Stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "apiserver tier setup:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(kit.Main(m, "apiserver-tier", false, setup, func() { running.Load().Stop() }))
 }
 
 func setup(tmp string) error {

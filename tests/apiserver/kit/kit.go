@@ -19,11 +19,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -402,3 +404,34 @@ func (c *Cluster) Stop() {
 
 // Name is the name the process was started with (its log is <name>.log).
 func (p *Process) Name() string { return p.name }
+
+// Main runs a tier's tests: setup prepares them in a temporary directory
+// (named after the tier), and stop ends every process the tier started,
+// when the tests end or on SIGINT or SIGTERM, however they end. The
+// directory goes too, unless keep (for a look at the logs).
+func Main(m *testing.M, tier string, keep bool, setup func(tmp string) error, stop func()) int {
+	tmp, err := os.MkdirTemp("", "gitops-platform-"+tier+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if !keep {
+		defer os.RemoveAll(tmp)
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stop()
+		if !keep {
+			os.RemoveAll(tmp)
+		}
+		os.Exit(2)
+	}()
+	defer stop()
+	if err := setup(tmp); err != nil {
+		fmt.Fprintf(os.Stderr, "%s setup: %v\n", tier, err)
+		return 1
+	}
+	return m.Run()
+}

@@ -139,12 +139,11 @@ func (c *argocdConfig) apply(kube kubernetes.Interface, knownHosts string) error
 // argocd is Argo CD's components, each the multi-call binary under the
 // component's name, outside a container, on loopback ports.
 type argocd struct {
-	procs    []*kit.Process
-	dir      string
-	repo     string // repo-server address
-	webhook  string // argocd-server's /api/webhook URL
-	redis    *kit.Process
-	logsOnce bool
+	procs   []*kit.Process
+	dir     string
+	repo    string // repo-server address
+	webhook string // argocd-server's /api/webhook URL
+	redis   *kit.Process
 }
 
 func (a *argocd) stop() {

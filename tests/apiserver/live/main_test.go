@@ -13,11 +13,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
@@ -27,7 +25,7 @@ import (
 var projectRoot = filepath.Join("..", "..", "..")
 
 // stacks are the project's stacks, the hub first.
-var stacks = []string{"dev", "staging", "prod"}
+var stacks = kit.Stacks
 
 // The tier's shared state, set up once by TestMain.
 var (
@@ -36,7 +34,6 @@ var (
 	git       *gitServer
 	slack     *receiver
 	renderDir string
-	work      string // the tier's temporary directory
 	// webhookSecret is what Argo CD checks the gitops repo's pushes with.
 	webhookSecret string
 	kustomize     string
@@ -53,33 +50,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "gitops-platform-live-tier-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	work = tmp
-	if os.Getenv("LIVE_KEEP") == "" { // LIVE_KEEP=1 keeps the logs for a look
-		defer os.RemoveAll(tmp)
-	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-signals
-		stopAll()
-		os.RemoveAll(tmp)
-		os.Exit(2)
-	}()
-	defer stopAll()
-	if err := setup(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "live tier setup:", err)
-		return 1
-	}
-	return m.Run()
+	// LIVE_KEEP=1 keeps every log under /tmp/gitops-platform-live-tier-*.
+	os.Exit(kit.Main(m, "live-tier", os.Getenv("LIVE_KEEP") != "", setup, stopAll))
 }
 
 // receiver stands in for Slack's incoming webhook: it records every message.
