@@ -150,10 +150,12 @@ var keys = []keySpec{
 	// A destroy archives the repos: nothing is lost, and the token needs no
 	// delete_repo scope; "delete" deletes them.
 	{name: KeyReposOnDestroy, def: string(ReposArchive), hubOnly: true},
-	{name: KeySlackChannel, def: defaultSlackChannel, hubOnly: true},
-	{name: KeySlackMethod, def: defaultSlackMethod, hubOnly: true},
-	{name: KeySlackToken, kind: kindSecret, hubOnly: true},
-	{name: KeySlackWebhookURL, kind: kindSecret, hubOnly: true},
+	// Every stack's own: the hub's go to Argo CD's notifications and its
+	// cluster's alerts, another stack's to its cluster's alerts.
+	{name: KeySlackChannel, def: defaultSlackChannel},
+	{name: KeySlackMethod, def: defaultSlackMethod},
+	{name: KeySlackToken, kind: kindSecret},
+	{name: KeySlackWebhookURL, kind: kindSecret},
 }
 
 // removedKeys were keys of an earlier version, with why they are gone: a

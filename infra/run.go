@@ -42,10 +42,6 @@ const (
 	OutputGrafanaURL      = "grafanaUrl"
 	OutputPrometheusURL   = "prometheusUrl"
 	OutputGrafanaPassword = "grafanaPassword"
-	// The hub's Slack settings, which every cluster's Alertmanager uses.
-	OutputSlackMethod     = "slackMethod" // empty: no Slack credential on the hub
-	OutputSlackChannel    = "slackChannel"
-	OutputSlackCredential = "slackCredential" // secret
 )
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
@@ -131,28 +127,18 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return err
 	}
-	// Alerts go where the hub's deploy notifications go: on the hub from its
-	// config, elsewhere from the hub's outputs, so Slack is set up once.
+	// Each stack holds its own Slack credential for its cluster's alerts:
+	// stacks have passphrases of their own, and a joining stack cannot
+	// decrypt the hub's secrets (pulumi elides them from a StackReference).
+	if !cfg.Hub && !cfg.SlackConfigured() {
+		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): %s's alerts stay in Alertmanager until you run "+
+			"`pulumi config set --secret --stack %s %s <value>` (each stack holds its own; the hub's is not read)",
+			slackCredentialKey(cfg), cfg.Environment, ctx.Stack(), slackCredentialKey(cfg)), nil)
+	}
 	var ref *pulumi.StackReference
-	var slack monitoring.SlackArgs
-	if cfg.Hub {
-		slack = hubSlack(cfg)
-		ctx.Export(OutputSlackMethod, slack.Method)
-		ctx.Export(OutputSlackChannel, slack.Channel)
-		ctx.Export(OutputSlackCredential, slack.Credential)
-	} else {
+	if !cfg.Hub {
 		if ref, err = pulumi.NewStackReference(ctx, cfg.HubStack, nil); err != nil {
 			return fmt.Errorf("hub stack reference %s: %w", cfg.HubStack, err)
-		}
-		slack = monitoring.SlackArgs{
-			Method: hubOutput(ref, cfg.HubStack, OutputSlackMethod, true).ApplyT(func(m string) string {
-				if m == "" {
-					ctx.Log.Warn(fmt.Sprintf("hub stack %q has no Slack credential (or was last updated by an older version): %s's alerts stay in Alertmanager", cfg.HubStack, cfg.Environment), nil)
-				}
-				return m
-			}).(pulumi.StringOutput),
-			Channel:    hubOutput(ref, cfg.HubStack, OutputSlackChannel, true),
-			Credential: hubOutput(ref, cfg.HubStack, OutputSlackCredential, true),
 		}
 	}
 	mon, err := monitoring.New(ctx, "monitoring", &monitoring.Args{
@@ -161,7 +147,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		Values:       monitoring.ValuesOptions{Retention: cfg.PrometheusRetention, StorageSize: cfg.PrometheusStorageSize},
 		Hub:          cfg.Hub,
 		Environment:  cfg.Environment,
-		Slack:        slack,
+		Slack:        stackSlack(cfg),
 	}, pulumi.Providers(envProvider))
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)
@@ -266,6 +252,7 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	ci, err := ciidentity.New(ctx, "ci", &ciidentity.Args{
 		Owner:               cfg.GitHubOwner,
 		SourceRepo:          cfg.SourceRepo,
+		Environment:         repos.ReleaseEnvironment, // the release job's, which holds the write key
 		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
 		RepositoryARN:       reg.ARN,
 	}, pulumi.Providers(aws))
@@ -422,9 +409,9 @@ func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOption
 	return notify, key, secretInput(slackCredential(cfg))
 }
 
-// hubSlack is the hub's Slack method, channel and credential for
+// stackSlack is this stack's Slack method, channel and credential for
 // Alertmanager; the method is empty when no credential is set.
-func hubSlack(cfg *Config) monitoring.SlackArgs {
+func stackSlack(cfg *Config) monitoring.SlackArgs {
 	s := monitoring.SlackArgs{
 		Method:     pulumi.String(""),
 		Channel:    pulumi.String(cfg.SlackChannel),

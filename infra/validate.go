@@ -41,9 +41,9 @@ func (p *parser) validate(c *Config) {
 	p.validateRole(c)
 	p.validateCluster(c)
 	p.validateAccess(c)
+	p.validateSlack(c)
 	if c.Hub {
 		p.validateGitHub(c)
-		p.validateSlack(c)
 		p.validateProductionData(c)
 	}
 }

@@ -37,10 +37,11 @@ func parsePolicy(t *testing.T, s string) policyDoc {
 	return d
 }
 
-// TestCIRoleTrustsOneRepoAndBranch checks the CI role's trust: GitHub's
-// OIDC tokens for pushes to main of the source repo, audience STS, exactly;
-// a subject widened to repo:<owner>/* (or any pattern) fails it.
-func TestCIRoleTrustsOneRepoAndBranch(t *testing.T) {
+// TestCIRoleTrustsOneRepoAndEnvironment checks the CI role's trust: GitHub's
+// OIDC tokens for jobs of the source repo that run in its release
+// environment (which only main may use), audience STS, exactly; a subject
+// widened to repo:<owner>/* (or any pattern) fails it.
+func TestCIRoleTrustsOneRepoAndEnvironment(t *testing.T) {
 	t.Parallel()
 	res := evaluate(t, "dev")
 	oidc := one(t, res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
@@ -56,8 +57,8 @@ func TestCIRoleTrustsOneRepoAndBranch(t *testing.T) {
 	assert.Equal(t, map[string]string{"Federated": offline.ComputedPlaceholder("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "ci-github-oidc", "arn")}, st.Principal)
 	assert.Equal(t, map[string]map[string]string{"StringEquals": {
 		"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-		"token.actions.githubusercontent.com:sub": "repo:gitops-seminar/tech-seminar-source:ref:refs/heads/main",
-	}}, st.Condition, "only exact matches: no StringLike, no other repo or branch")
+		"token.actions.githubusercontent.com:sub": "repo:gitops-seminar/tech-seminar-source:environment:release",
+	}}, st.Condition, "only exact matches: no StringLike, no other repo, no branch (any job on it)")
 	assert.NotContains(t, trustJSON, "*", "no wildcard anywhere in the trust")
 }
 
@@ -76,7 +77,7 @@ func TestCIRolePushesToOneRepository(t *testing.T) {
 	assert.Equal(t, []string{offline.ComputedPlaceholder(typeECR, "gitops-monitor", "arn")}, policy.Statement[1].Resource)
 	assert.Equal(t, []string{"ecr:DescribeImages"}, policy.Statement[2].Action)
 	assert.Equal(t, policy.Statement[1].Resource, policy.Statement[2].Resource, "the app's repository only")
-	assert.Equal(t, ciidentity.Subject("o", "r"), "repo:o/r:ref:refs/heads/main")
+	assert.Equal(t, "repo:o/r:environment:release", ciidentity.Subject("o", "r", "release"))
 }
 
 // TestExistingOIDCProviderIsReused checks that with an existing provider's

@@ -216,7 +216,7 @@ var alertSamples = map[string]model.LabelSet{
 // loader, that each Slack method yields a valid configuration whose routes
 // send the platform's alerts and critical ones to the seminar's channel
 // and keep the always-firing and default warnings out of it, on the hub
-// from its config and on staging from the hub's outputs.
+// and on staging, each from its own stack's config.
 func TestAlertmanagerRoutesToSlack(t *testing.T) {
 	t.Parallel()
 	toSlack := map[string]bool{"AppDown": true, "AppHighErrorRate": true, "ArgoCDProdWaitingForSync": true, "KubeNodeNotReady": true}
@@ -225,10 +225,7 @@ func TestAlertmanagerRoutesToSlack(t *testing.T) {
 			t.Parallel()
 			hub, err := evaluateWithSlack(t, set)
 			require.NoError(t, err)
-			assert.True(t, hub.Outputs["slackCredential"].IsSecret())
-			st, err := offline.LoadStack(projectDir, "staging")
-			require.NoError(t, err)
-			staging, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub.Outputs})
+			staging, err := evaluateStackWithSlack(t, "staging", set)
 			require.NoError(t, err)
 			assert.Empty(t, staging.Warnings)
 
@@ -257,8 +254,10 @@ func TestAlertmanagerRoutesToSlack(t *testing.T) {
 	}
 }
 
-// TestAlertmanagerWithoutSlack checks that without a credential on the hub
-// every alert stays in Alertmanager, and staging says so.
+// TestAlertmanagerWithoutSlack checks that without a credential in a
+// stack every alert of its cluster stays in Alertmanager, and a joining
+// stack says so (the hub's warning is about its deploy notifications),
+// even when the hub has one: a joining stack does not read the hub's.
 func TestAlertmanagerWithoutSlack(t *testing.T) {
 	t.Parallel()
 	for _, env := range stacks {
@@ -269,9 +268,53 @@ func TestAlertmanagerWithoutSlack(t *testing.T) {
 			assert.Equal(t, "null", receiverFor(cfg.Route, labels), "%s: %s", env, name)
 		}
 		if env != "dev" {
-			assert.Contains(t, strings.Join(res.Warnings, "\n"), "alerts stay in Alertmanager")
+			assert.Contains(t, strings.Join(res.Warnings, "\n"), "alerts stay in Alertmanager until you run `pulumi config set --secret --stack "+env+" slackToken <value>`")
 		}
 	}
+	hub, err := evaluateWithSlack(t, slackSettings("hub")["bot"])
+	require.NoError(t, err)
+	st, err := offline.LoadStack(projectDir, "staging")
+	require.NoError(t, err)
+	staging, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub.Outputs})
+	require.NoError(t, err)
+	assert.Len(t, alertmanagerConfig(t, staging).Receivers, 1, "the hub's credential is not staging's")
+}
+
+// TestJoiningStacksNeedNoHubSecret checks that what staging and prod
+// create does not depend on any secret of the hub: each stack has its own
+// passphrase, so the hub's secret outputs are out of a joining stack's
+// reach (Pulumi elides them). Each joining stack renders the same whether
+// its StackReference can decrypt the hub's secrets or not.
+func TestJoiningStacksNeedNoHubSecret(t *testing.T) {
+	t.Parallel()
+	hub, err := evaluateWithSlack(t, slackSettings("hub")["bot"])
+	require.NoError(t, err)
+	var secret []string
+	for k, v := range hub.Outputs {
+		if v.ContainsSecrets() {
+			secret = append(secret, string(k))
+		}
+	}
+	require.NotEmpty(t, secret, "the hub has secret outputs for this test to withhold")
+	for _, env := range []string{"staging", "prod"} {
+		st, err := offline.LoadStack(projectDir, env)
+		require.NoError(t, err)
+		readable, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub.Outputs})
+		require.NoError(t, err)
+		elided, err := offline.Run(st, map[string]resource.PropertyMap{"dev": offline.ElideSecrets(hub.Outputs)})
+		require.NoError(t, err)
+		assert.Equal(t, revealedRender(t, readable), revealedRender(t, elided), "%s depends on the hub's secret outputs %v", env, secret)
+		assert.Equal(t, readable.Warnings, elided.Warnings, env)
+	}
+}
+
+// revealedRender is the whole render with the values behind "[secret]".
+func revealedRender(t *testing.T, res *offline.Result) string {
+	t.Helper()
+	res.ShowSecrets = true
+	b, err := json.Marshal(res.Render())
+	require.NoError(t, err)
+	return string(b)
 }
 
 // TestAlertmanagerConfigErrors checks the pure builder refuses a half-set
@@ -296,20 +339,3 @@ func TestAlertmanagerConfigErrors(t *testing.T) {
 	}
 }
 
-// TestOlderHubWithoutSlackOutputs checks a hub last updated before the
-// Slack outputs existed does not stop staging: its alerts stay in
-// Alertmanager, with a warning.
-func TestOlderHubWithoutSlackOutputs(t *testing.T) {
-	t.Parallel()
-	hub := evaluate(t, "dev").Outputs.Copy()
-	for _, k := range []resource.PropertyKey{"slackMethod", "slackChannel", "slackCredential"} {
-		delete(hub, k)
-	}
-	st, err := offline.LoadStack(projectDir, "staging")
-	require.NoError(t, err)
-	res, err := offline.Run(st, map[string]resource.PropertyMap{"dev": hub})
-	require.NoError(t, err)
-	assert.Contains(t, strings.Join(res.Warnings, "\n"), "alerts stay in Alertmanager")
-	cfg := alertmanagerConfig(t, res)
-	assert.Len(t, cfg.Receivers, 1)
-}

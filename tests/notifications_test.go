@@ -59,13 +59,19 @@ func slackSettings(suffix string) map[string]map[string]string {
 // set as a secret, as `pulumi config set --secret` would.
 func evaluateWithSlack(t *testing.T, set map[string]string) (*offline.Result, error) {
 	t.Helper()
+	return evaluateStackWithSlack(t, "dev", set)
+}
+
+// evaluateStackWithSlack is evaluateWithSlack for any stack.
+func evaluateStackWithSlack(t *testing.T, stack string, set map[string]string) (*offline.Result, error) {
+	t.Helper()
 	var secrets []string
 	for k := range set {
 		if k != "slackMethod" {
 			secrets = append(secrets, k)
 		}
 	}
-	return evaluateWith(t, "dev", set, secrets...)
+	return evaluateWith(t, stack, set, secrets...)
 }
 
 // notificationObjects rebuilds argocd-notifications-cm as the argo-cd chart

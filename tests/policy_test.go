@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,15 +168,22 @@ func TestPolicyRules(t *testing.T) {
 			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd", "version": "9.4.16"}, nil, false),
 			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd"}, nil, false),
 			"mandatory", `chart version "" is not exact`},
-		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)), ciRole(sub(`"repo:o/*:ref:refs/heads/main"`)),
-			"mandatory", "is not one repository and one branch"},
-		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`["repo:o/src:ref:refs/heads/main"]`)),
-			ciRole(sub(`["repo:o/src:ref:refs/heads/main","repo:o/src:ref:refs/heads/dev"]`)),
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)), ciRole(sub(`"repo:o/*:environment:release"`)),
+			"mandatory", "is not one environment of one repository"},
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)),
+			// A branch subject admits every job on the branch, in or out of an environment.
+			ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
+			"mandatory", `subject "repo:o/src:ref:refs/heads/main" is not one environment`},
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)),
+			ciRole(sub(`"repo:o/src:environment:*"`)),
+			"mandatory", "is not one environment of one repository"},
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`["repo:o/src:environment:release"]`)),
+			ciRole(sub(`["repo:o/src:environment:release","repo:o/src:environment:dev"]`)),
 			"mandatory", "names 2 subjects"},
-		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)),
 			ciRole(`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/src:*"}}`),
 			"mandatory", "matched with StringLike"},
-		{"ci-role-one-repo-one-branch", guardrails.Stack{}, ciRole(sub(`"repo:o/src:ref:refs/heads/main"`)),
+		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)),
 			// JSON escapes must not hide GitHub's issuer from the rule.
 			escaped(ciRole(`{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/*"}}`)),
 			"mandatory", "matched with StringLike"},
@@ -198,6 +206,45 @@ func TestPolicyRules(t *testing.T) {
 		require.NotEmpty(t, got, "%s: violating", c.rule)
 		assert.True(t, strings.HasPrefix(got[0], c.rule+" "+c.level+": "), "%s: %v", c.rule, got)
 		assert.Contains(t, strings.Join(got, "\n"), c.message, c.rule)
+	}
+	// Stack rules judge resources together.
+	writeKey := func(readOnly any) policyx.AnalyzerResource {
+		props := map[string]any{"repository": "gitops", "title": "ci"}
+		if readOnly != nil {
+			props["readOnly"] = readOnly
+		}
+		k := analyzed("github:index/repositoryDeployKey:RepositoryDeployKey", props, nil, false)
+		k.Dependencies = []string{"urn:pulumi:test::gitops-platform::tls:index/privateKey:PrivateKey::ci-key"}
+		return k
+	}
+	holding := func(typ string) policyx.AnalyzerResource {
+		r := analyzed(typ, map[string]any{"repository": "source", "secretName": "GITOPS_DEPLOY_KEY", "environment": "release"},
+			map[string]string{"value": "key"}, false)
+		r.Dependencies = []string{"urn:pulumi:test::gitops-platform::tls:index/privateKey:PrivateKey::ci-key"}
+		return r
+	}
+	stackCases := []struct {
+		rule                 string
+		compliant, violating []policyx.AnalyzerResource
+		message              string
+	}{
+		{"ruleset-bypass-key-in-environment",
+			[]policyx.AnalyzerResource{writeKey(false), holding("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")},
+			[]policyx.AnalyzerResource{writeKey(false), holding("github:index/actionsSecret:ActionsSecret")},
+			"holds the write deploy key r, which bypasses the repository's ruleset"},
+		{"ruleset-bypass-key-in-environment",
+			// A read-only key (the provider's default) bypasses nothing.
+			[]policyx.AnalyzerResource{writeKey(nil), holding("github:index/actionsSecret:ActionsSecret")},
+			[]policyx.AnalyzerResource{writeKey(false), holding("github:index/actionsOrganizationSecret:ActionsOrganizationSecret")},
+			"make it a secret of a GitHub environment"},
+	}
+	for _, c := range stackCases {
+		covered[c.rule] = true
+		assert.Empty(t, violations(t, guardrails.Stack{}, c.compliant...), "%s: compliant", c.rule)
+		got := violations(t, guardrails.Stack{}, c.violating...)
+		require.Len(t, got, 1, "%s: violating", c.rule)
+		assert.True(t, strings.HasPrefix(got[0], c.rule+" mandatory: "), "%s: %v", c.rule, got)
+		assert.Contains(t, got[0], c.message, c.rule)
 	}
 	pack, err := guardrails.New(guardrails.Stack{Environment: "dev"})
 	require.NoError(t, err)
@@ -245,9 +292,22 @@ func TestPolicyOverEveryStack(t *testing.T) {
 		assert.Positive(t, seen["kubernetes:helm.sh/v3:Release"], env)
 		if env == "dev" {
 			for _, typ := range []string{"aws:ecr/repository:Repository", "aws:iam/role:Role", "github:index/repository:Repository",
-				"github:index/actionsSecret:ActionsSecret", "kubernetes:argoproj.io/v1alpha1:ApplicationSet"} {
+				"github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret", "github:index/repositoryDeployKey:RepositoryDeployKey",
+				"kubernetes:argoproj.io/v1alpha1:ApplicationSet"} {
 				assert.Positive(t, seen[typ], "dev has a %s for the rules to check", typ)
 			}
+			// The program's write key, put back where an earlier version
+			// kept it (a repository secret), is caught through the
+			// dependencies the engine reports.
+			moved := slices.Clone(resources)
+			for i, r := range moved {
+				if r.Type == "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret" {
+					moved[i].Type = "github:index/actionsSecret:ActionsSecret"
+				}
+			}
+			got := violations(t, st, moved...)
+			require.Len(t, got, 1)
+			assert.Contains(t, got[0], "ruleset-bypass-key-in-environment mandatory: holds the write deploy key repos-ci-key")
 		}
 	}
 }

@@ -10,18 +10,35 @@ import (
 	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // TestCIGetsItsSettings checks what the source repo's workflow reads: the
-// write deploy key of the gitops repo as a secret, and the rest as variables.
+// write deploy key of the gitops repo as a secret of the `release`
+// environment, which only main may deploy to, and the rest as variables.
 func TestCIGetsItsSettings(t *testing.T) {
 	t.Parallel()
 	res := evaluate(t, "dev")
-	secret := one(t, res, "github:index/actionsSecret:ActionsSecret")
+	assert.Empty(t, byType(res, "github:index/actionsSecret:ActionsSecret"), "no repository-level secret: every branch's workflows could read it")
+	secret := one(t, res, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
 	assert.Equal(t, repos.SecretGitopsDeployKey, secret.Inputs["secretName"].StringValue())
 	assert.Equal(t, "tech-seminar-source", secret.Inputs["repository"].StringValue())
-	require.True(t, secret.Inputs["plaintextValue"].IsSecret(), "the private key is a secret")
-	assert.Equal(t, "[computed tls:index/privateKey:PrivateKey repos-ci-key.privateKeyOpenssh]", reveal(secret.Inputs["plaintextValue"]))
+	assert.Equal(t, repos.ReleaseEnvironment, secret.Inputs["environment"].StringValue())
+	assert.True(t, dependsOn(secret, "github:index/repositoryEnvironment:RepositoryEnvironment", "repos-release"))
+	require.True(t, secret.Inputs["value"].IsSecret(), "the private key is a secret")
+	assert.Equal(t, "[computed tls:index/privateKey:PrivateKey repos-ci-key.privateKeyOpenssh]", reveal(secret.Inputs["value"]))
+	assert.True(t, dependsOn(secret, "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy", "repos-release-main"),
+		"the key lands only once main is the only branch that may deploy there")
+
+	env := one(t, res, "github:index/repositoryEnvironment:RepositoryEnvironment")
+	assert.Equal(t, repos.ReleaseEnvironment, env.Inputs["environment"].StringValue())
+	assert.Equal(t, "tech-seminar-source", env.Inputs["repository"].StringValue())
+	assert.Equal(t, false, env.Inputs["canAdminsBypass"].BoolValue())
+	assert.Equal(t, map[string]any{"customBranchPolicies": true, "protectedBranches": false}, reveal(env.Inputs["deploymentBranchPolicy"]),
+		"only the branches the policies name, not every protected branch")
+	policy := one(t, res, "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+	assert.Equal(t, "main", policy.Inputs["branchPattern"].StringValue())
+	assert.Nil(t, reveal(policy.Inputs["tagPattern"]), "no tag may deploy there")
 
 	keys := map[string]bool{}
 	for _, k := range byType(res, "github:index/repositoryDeployKey:RepositoryDeployKey") {
@@ -49,7 +66,32 @@ func TestCIGetsItsSettings(t *testing.T) {
 	for name := range vars {
 		assert.Contains(t, string(ci), "vars."+name, "the workflow reads %s", name)
 	}
-	assert.Contains(t, string(ci), "secrets."+repos.SecretGitopsDeployKey)
+	// Exactly one job reads the key or gets an OIDC token, and it runs in
+	// the release environment: the CI role trusts that environment only.
+	var wf struct {
+		Jobs map[string]struct {
+			Environment string            `yaml:"environment"`
+			Permissions map[string]string `yaml:"permissions"`
+			Steps       []struct {
+				With map[string]string `yaml:"with"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(ci, &wf))
+	holders := map[string]string{}
+	for name, job := range wf.Jobs {
+		for _, st := range job.Steps {
+			for _, v := range st.With {
+				if strings.Contains(v, "secrets."+repos.SecretGitopsDeployKey) {
+					holders[name] = job.Environment
+				}
+			}
+		}
+		if job.Permissions["id-token"] == "write" {
+			assert.Equal(t, repos.ReleaseEnvironment, job.Environment, "%s assumes the CI role", name)
+		}
+	}
+	assert.Equal(t, map[string]string{"release": repos.ReleaseEnvironment}, holders, "only the release job, in the release environment, reads the write key")
 	assert.Contains(t, string(ci), "\n  "+repos.TestCheck+":\n", "the required check is the workflow's test job")
 }
 
@@ -100,7 +142,7 @@ func TestWorkflowIsCommittedLast(t *testing.T) {
 	}
 	require.NotNil(t, workflow)
 	assert.Equal(t, "repos-source--github-workflows-ci-yaml", workflow.Name, "the name an earlier version gave it")
-	for _, typ := range []string{"github:index/actionsVariable:ActionsVariable", "github:index/actionsSecret:ActionsSecret"} {
+	for _, typ := range []string{"github:index/actionsVariable:ActionsVariable", "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"} {
 		for _, r := range byType(res, typ) {
 			assert.True(t, dependsOn(workflow, typ, r.Name), "the workflow waits for %s", r.Name)
 		}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -63,10 +64,12 @@ type workflow struct {
 		Permissions map[string]string
 		Uses        string
 		With        map[string]any
+		Strategy    struct{ Matrix map[string]any }
 		Steps       []struct {
 			Uses string
 			Run  string
 			With map[string]any
+			Env  map[string]string
 		}
 	}
 }
@@ -108,7 +111,8 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.Equal(t, "render-${{ matrix.stack }}", offline.Steps[3].With["name"], "the render is attached")
 	real := preview.Jobs["preview"]
 	assert.Equal(t, "github.event.pull_request.head.repo.full_name == github.repository", real.If, "no secrets for forks")
-	assert.Equal(t, "preview", real.Environment, "branch code gets the read-only credentials only")
+	assert.Equal(t, "preview-${{ matrix.stack }}", real.Environment, "branch code gets one stack's read-only credentials and passphrase")
+	assert.Equal(t, []any{"dev", "staging"}, real.Strategy.Matrix["stack"], "no branch decrypts prod's state")
 	last := real.Steps[len(real.Steps)-1]
 	assert.Equal(t, "preview", last.With["command"])
 	assert.Equal(t, "policy", last.With["policyPacks"])
@@ -139,7 +143,7 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	assert.NotContains(t, teardown.On, "push")
 	assert.Equal(t, "confirm", teardown.Jobs["destroy"].Needs)
 	assert.Equal(t, "github.ref == 'refs/heads/main'", teardown.Jobs["confirm"].If, "only main's teardown runs")
-	assert.Equal(t, "preview", drift.Jobs["drift"].Environment)
+	assert.Equal(t, "preview-${{ matrix.stack }}", drift.Jobs["drift"].Environment, "each stack's own passphrase")
 	assert.Contains(t, teardown.Jobs["confirm"].Steps[1].Run, "scripts/confirm-stack teardown")
 	assert.Equal(t, "${{ inputs.stack }}", teardown.Jobs["destroy"].Environment)
 
@@ -154,6 +158,31 @@ func TestProjectWorkflowsDoWhatTheySay(t *testing.T) {
 	for _, name := range projectWorkflows {
 		for job, j := range readWorkflow(t, name).Jobs {
 			assert.NotContains(t, j.RunsOn, "PULUMI_RUNNER", "%s/%s: no runner shared by previews and deploys", name, job)
+		}
+	}
+
+	// Every credential is an environment's: a job that reads a secret
+	// (other than the run's own GITHUB_TOKEN) runs in an environment, whose
+	// branch policy and reviewers decide who gets it.
+	secretRef := regexp.MustCompile(`secrets\.([A-Z0-9_]+)`)
+	for _, name := range projectWorkflows {
+		for job, j := range readWorkflow(t, name).Jobs {
+			for _, st := range j.Steps {
+				var refs []string
+				for _, v := range st.Env {
+					refs = append(refs, v)
+				}
+				for _, v := range st.With {
+					refs = append(refs, fmt.Sprint(v))
+				}
+				for _, ref := range refs {
+					for _, m := range secretRef.FindAllStringSubmatch(ref, -1) {
+						if m[1] != "GITHUB_TOKEN" {
+							assert.NotEmpty(t, j.Environment, "%s/%s reads %s outside an environment", name, job, m[1])
+						}
+					}
+				}
+			}
 		}
 	}
 }

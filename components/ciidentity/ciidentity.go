@@ -31,10 +31,11 @@ var PushActions = []string{
 
 // Args configure the CI's identity.
 type Args struct {
-	// Owner and SourceRepo name the only repository whose main branch may
-	// assume the role.
-	Owner      string
-	SourceRepo string
+	// Owner and SourceRepo name the only repository, and Environment the
+	// only GitHub environment of it, whose jobs may assume the role.
+	Owner       string
+	SourceRepo  string
+	Environment string
 	// ExistingProviderARN reuses the account's GitHub OIDC provider (an
 	// account holds one per URL); empty creates it.
 	ExistingProviderARN string
@@ -50,22 +51,25 @@ type CIIdentity struct {
 	RoleARN     pulumi.StringOutput `pulumi:"roleArn"`
 }
 
-// Subject is the only token subject the role trusts: pushes to main of one repo.
-func Subject(owner, repo string) string {
-	return fmt.Sprintf("repo:%s/%s:ref:refs/heads/main", owner, repo)
+// Subject is the only token subject the role trusts: jobs of one repo that
+// run in one GitHub environment (GitHub writes this subject for every job
+// with an environment, whatever its branch; the environment's own branch
+// policy says which branches may run there).
+func Subject(owner, repo, environment string) string {
+	return fmt.Sprintf("repo:%s/%s:environment:%s", owner, repo, environment)
 }
 
 // TrustPolicy lets GitHub's OIDC tokens for that subject, and no other,
 // assume the role.
-func TrustPolicy(providerARN, owner, repo string) policydoc.Document {
+func TrustPolicy(providerARN, owner, repo, environment string) policydoc.Document {
 	return policydoc.New(policydoc.Statement{
-		Sid:       "GitHubActionsMainBranch",
+		Sid:       "GitHubActionsOneEnvironment",
 		Effect:    "Allow",
 		Principal: map[string]string{"Federated": providerARN},
 		Action:    []string{"sts:AssumeRoleWithWebIdentity"},
 		Condition: map[string]map[string]string{"StringEquals": {
 			issuer + ":aud": Audience,
-			issuer + ":sub": Subject(owner, repo),
+			issuer + ":sub": Subject(owner, repo, environment),
 		}},
 	})
 }
@@ -83,8 +87,8 @@ func PushPolicy(repositoryARN string) policydoc.Document {
 
 // New creates (or reuses) the OIDC provider and creates the role.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*CIIdentity, error) {
-	if args.Owner == "" || args.SourceRepo == "" {
-		return nil, fmt.Errorf("ci identity %s: owner and source repo are required", name)
+	if args.Owner == "" || args.SourceRepo == "" || args.Environment == "" {
+		return nil, fmt.Errorf("ci identity %s: owner, source repo and environment are required", name)
 	}
 	c := &CIIdentity{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
@@ -102,10 +106,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		providerARN = p.Arn
 	}
 	trust := providerARN.ApplyT(func(arn string) (string, error) {
-		return TrustPolicy(arn, args.Owner, args.SourceRepo).JSON()
+		return TrustPolicy(arn, args.Owner, args.SourceRepo, args.Environment).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
-		Description:        pulumi.String(fmt.Sprintf("GitHub Actions of %s/%s (main) pushing images", args.Owner, args.SourceRepo)),
+		Description:        pulumi.String(fmt.Sprintf("GitHub Actions of %s/%s (environment %s) pushing images", args.Owner, args.SourceRepo, args.Environment)),
 		AssumeRolePolicy:   trust,
 		MaxSessionDuration: pulumi.Int(3600),
 	}, pulumi.Parent(c))

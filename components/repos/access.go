@@ -32,6 +32,39 @@ func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pu
 	return &keyPair{key: key}, nil
 }
 
+// environment is a GitHub environment of the source repo and the rule that
+// only main deploys to it.
+type environment struct {
+	environment pulumi.StringOutput
+	mainOnly    pulumi.Resource
+}
+
+// releaseEnvironment makes the source repo's `release` environment, which
+// only the main branch may deploy to, with no bypass for admins.
+func releaseEnvironment(ctx *pulumi.Context, parent pulumi.Resource, name string, source pulumi.StringInput) (*environment, error) {
+	env, err := github.NewRepositoryEnvironment(ctx, name+"-release", &github.RepositoryEnvironmentArgs{
+		Repository:      source,
+		Environment:     pulumi.String(ReleaseEnvironment),
+		CanAdminsBypass: pulumi.Bool(false),
+		DeploymentBranchPolicy: &github.RepositoryEnvironmentDeploymentBranchPolicyArgs{
+			CustomBranchPolicies: pulumi.Bool(true),
+			ProtectedBranches:    pulumi.Bool(false),
+		},
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, fmt.Errorf("release environment: %w", err)
+	}
+	mainOnly, err := github.NewRepositoryEnvironmentDeploymentPolicy(ctx, name+"-release-main", &github.RepositoryEnvironmentDeploymentPolicyArgs{
+		Repository:    source,
+		Environment:   env.Environment,
+		BranchPattern: pulumi.String("main"),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, fmt.Errorf("release environment's branch policy: %w", err)
+	}
+	return &environment{environment: env.Environment, mainOnly: mainOnly}, nil
+}
+
 // protect puts rulesets on both repos' default branch, after the seeded
 // files. The gitops repo's main takes changes by pull request from people,
 // while deploy keys (the CI's tag bumps) may push; the source repo's main

@@ -63,6 +63,10 @@ const (
 	VarECRRepository      = "ECR_REPOSITORY"
 	VarGitopsRepo         = "GITOPS_REPO"
 	VarAppName            = "APP_NAME"
+	// ReleaseEnvironment is the source repo's GitHub environment that holds
+	// the write key; only main may deploy to it, and the CI's AWS role
+	// trusts only jobs that run in it.
+	ReleaseEnvironment = "release"
 	// TestCheck is the CI job main requires on the source repo.
 	TestCheck = "test"
 	// GitHubActionsIntegrationID is GitHub Actions' app id: the only
@@ -154,13 +158,21 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	ciSecret, err := github.NewActionsSecret(ctx, name+"-ci-deploy-key", &github.ActionsSecretArgs{
-		Repository:     source.Name,
-		SecretName:     pulumi.String(SecretGitopsDeployKey),
-		PlaintextValue: ciKey.key.PrivateKeyOpenssh,
-	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"plaintextValue"}))
+	// The write key is a secret of the `release` environment, which only
+	// main may deploy to: a workflow on any other branch cannot read it,
+	// and deploy keys bypass the gitops ruleset.
+	release, err := releaseEnvironment(ctx, r, name, source.Name)
 	if err != nil {
-		return nil, fmt.Errorf("actions secret: %w", err)
+		return nil, err
+	}
+	ciSecret, err := github.NewActionsEnvironmentSecret(ctx, name+"-ci-deploy-key-release", &github.ActionsEnvironmentSecretArgs{
+		Repository:  source.Name,
+		Environment: release.environment,
+		SecretName:  pulumi.String(SecretGitopsDeployKey),
+		Value:       pulumi.ToSecret(ciKey.key.PrivateKeyOpenssh).(pulumi.StringOutput),
+	}, pulumi.Parent(r), pulumi.DependsOn([]pulumi.Resource{release.mainOnly}))
+	if err != nil {
+		return nil, fmt.Errorf("release environment secret: %w", err)
 	}
 	r.ciSettings = append(r.ciSettings, ciSecret)
 	for _, v := range []struct {

@@ -138,7 +138,8 @@ func (s Stack) Raw() infra.Raw {
 
 // Evaluate runs the program for stack name of the project in dir. A stack
 // that joins a hub first has the hub's stack evaluated too, and its
-// StackReference answered with the hub's outputs. A kubeconfig path, when
+// StackReference answered with the hub's outputs, without the secret ones
+// (ElideSecrets). A kubeconfig path, when
 // given, is read as `pulumi up` reads it; otherwise nothing local is read.
 func Evaluate(dir, name, kubeconfig string) (*Result, error) {
 	return evaluate(dir, name, kubeconfig, false, 0)
@@ -172,7 +173,21 @@ func evaluate(dir, name, kubeconfig string, preview bool, depth int) (*Result, e
 		if err != nil {
 			return nil, fmt.Errorf("hub of %s: %w", name, err)
 		}
-		refs[cfg.HubStack] = hub.Outputs
+		refs[cfg.HubStack] = ElideSecrets(hub.Outputs)
 	}
 	return Run(st, refs)
+}
+
+// ElideSecrets is what a stack reads of another stack's outputs when each
+// stack has a passphrase of its own, as this project's stacks do: the
+// Pulumi CLI (3.274.1, pkg/resource/deploy/builtins.go, readStackReference)
+// cannot decrypt the other stack's secrets and leaves those outputs out.
+func ElideSecrets(outputs resource.PropertyMap) resource.PropertyMap {
+	out := resource.PropertyMap{}
+	for k, v := range outputs {
+		if !v.ContainsSecrets() {
+			out[k] = v
+		}
+	}
+	return out
 }

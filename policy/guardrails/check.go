@@ -26,7 +26,7 @@ func (v Violation) String() string {
 }
 
 type recorder struct {
-	policy    policyx.ResourceValidationPolicy
+	policy    policyx.Policy
 	urn       string
 	mandatory bool
 	out       *[]Violation
@@ -39,20 +39,29 @@ func (r recorder) ReportViolation(message, urn string) {
 	*r.out = append(*r.out, Violation{Policy: r.policy.Name(), Mandatory: r.mandatory, URN: urn, Message: message})
 }
 
-// Check runs every resource rule of the pack over resources, as the engine
-// does during a preview, and returns the violations sorted by policy and
-// resource. The tests and `make policy` use it on the offline render.
+// Check runs every rule of the pack over resources, as the engine does
+// during a preview (resource rules on each resource, stack rules on all of
+// them), and returns the violations sorted by policy and resource. The
+// tests and `make policy` use it on the offline render.
 func Check(pack Pack, resources []policyx.AnalyzerResource) ([]Violation, error) {
 	var out []Violation
 	for _, p := range pack.Policies() {
-		rp, ok := p.(policyx.ResourceValidationPolicy)
-		if !ok || p.EnforcementLevel() == policyx.EnforcementLevelDisabled {
+		if p.EnforcementLevel() == policyx.EnforcementLevelDisabled {
 			continue
 		}
-		for _, r := range resources {
-			rec := recorder{policy: rp, urn: r.URN, mandatory: p.EnforcementLevel() == policyx.EnforcementLevelMandatory, out: &out}
-			if err := rp.Validate(context.Background(), policyx.ResourceValidationArgs{Manager: rec, Resource: r}); err != nil {
-				return nil, fmt.Errorf("policy %s on %s: %w", p.Name(), r.URN, err)
+		mandatory := p.EnforcementLevel() == policyx.EnforcementLevelMandatory
+		switch p := p.(type) {
+		case policyx.ResourceValidationPolicy:
+			for _, r := range resources {
+				rec := recorder{policy: p, urn: r.URN, mandatory: mandatory, out: &out}
+				if err := p.Validate(context.Background(), policyx.ResourceValidationArgs{Manager: rec, Resource: r}); err != nil {
+					return nil, fmt.Errorf("policy %s on %s: %w", p.Name(), r.URN, err)
+				}
+			}
+		case policyx.StackValidationPolicy:
+			rec := recorder{policy: p, mandatory: mandatory, out: &out}
+			if err := p.Validate(context.Background(), policyx.StackValidationArgs{Manager: rec, Resources: resources}); err != nil {
+				return nil, fmt.Errorf("policy %s: %w", p.Name(), err)
 			}
 		}
 	}

@@ -47,19 +47,29 @@ const ProdEnvironment = "prod"
 
 // Secret-holding GitHub resources and the properties that hold the value.
 var actionsSecretTypes = map[string][]string{
-	"github:index/actionsSecret:ActionsSecret":                         {"plaintextValue", "encryptedValue"},
-	"github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret":   {"plaintextValue", "encryptedValue"},
-	"github:index/actionsOrganizationSecret:ActionsOrganizationSecret": {"plaintextValue", "encryptedValue"},
-	"github:index/dependabotSecret:DependabotSecret":                   {"plaintextValue", "encryptedValue"},
+	typeEnvironmentSecret:                                              secretValueKeys,
+	"github:index/actionsSecret:ActionsSecret":                         secretValueKeys,
+	"github:index/actionsOrganizationSecret:ActionsOrganizationSecret": secretValueKeys,
+	"github:index/dependabotSecret:DependabotSecret":                   secretValueKeys,
 }
+
+var secretValueKeys = []string{"value", "valueEncrypted", "plaintextValue", "encryptedValue"}
+
+// GitHub resources of the ruleset-bypass rule: a deploy key that may push
+// (deploy keys bypass the gitops ruleset) and the one kind of secret whose
+// readers a branch policy limits.
+const (
+	typeDeployKey         = "github:index/repositoryDeployKey:RepositoryDeployKey"
+	typeEnvironmentSecret = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
+)
 
 // Helm chart resources whose version must be exact.
 var helmTypes = []string{"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart"}
 
 var (
 	exactSemver = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	// One repository, one branch: no wildcard anywhere in the subject.
-	githubSubject = regexp.MustCompile(`^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:ref:refs/heads/[^*?\s]+$`)
+	// One repository, one environment: no wildcard anywhere in the subject.
+	githubSubject = regexp.MustCompile(`^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:environment:[^*?\s:]+$`)
 )
 
 const githubOIDC = "token.actions.githubusercontent.com"
@@ -92,8 +102,18 @@ func New(s Stack) (Pack, error) {
 			policyx.EnforcementLevelMandatory, actionsSecretIsSecret),
 		rule("helm-chart-version-pinned", "A Helm release pins an exact chart version.",
 			policyx.EnforcementLevelMandatory, helmPinned),
-		rule("ci-role-one-repo-one-branch", "A role GitHub Actions assumes trusts one repository and one branch, by exact subject.",
+		rule("ci-role-one-repo-one-environment", "A role GitHub Actions assumes trusts the jobs of one GitHub environment of one repository, by exact subject.",
 			policyx.EnforcementLevelMandatory, ciRoleScoped),
+		policyx.NewStackValidationPolicy("ruleset-bypass-key-in-environment", policyx.StackValidationPolicyArgs{
+			Description:      "The private half of a deploy key that may push (deploy keys bypass rulesets) is only ever an environment's secret, never one every branch's workflows read.",
+			EnforcementLevel: policyx.EnforcementLevelMandatory,
+			ValidateStack: func(_ context.Context, args policyx.StackValidationArgs) error {
+				for _, v := range bypassKeyOutsideEnvironment(args.Resources) {
+					args.Manager.ReportViolation(v.message, v.urn)
+				}
+				return nil
+			},
+		}),
 		rule("app-namespace-restricted", "A namespace Argo CD deploys an environment's app into enforces the restricted Pod Security level.",
 			policyx.EnforcementLevelMandatory, appNamespaceRestricted),
 	}
@@ -437,7 +457,7 @@ func ciRoleScoped(r policyx.AnalyzerResource) []string {
 		}
 		for op, conds := range st.Condition {
 			if _, ok := conds[githubOIDC+":sub"]; ok && op != "StringEquals" {
-				out = append(out, fmt.Sprintf("statement %d: the subject is matched with %s; use StringEquals on one repo and branch", i, op))
+				out = append(out, fmt.Sprintf("statement %d: the subject is matched with %s; use StringEquals on one environment of one repo", i, op))
 			}
 		}
 		subjects, err := oneOrMany(st.Condition["StringEquals"][githubOIDC+":sub"])
@@ -445,9 +465,10 @@ func ciRoleScoped(r policyx.AnalyzerResource) []string {
 		case err != nil:
 			out = append(out, fmt.Sprintf("statement %d: %s:sub: %v", i, githubOIDC, err))
 		case len(subjects) != 1:
-			out = append(out, fmt.Sprintf("statement %d: StringEquals %s:sub names %d subjects; trust exactly one repository and branch", i, githubOIDC, len(subjects)))
+			out = append(out, fmt.Sprintf("statement %d: StringEquals %s:sub names %d subjects; trust exactly one environment of one repository", i, githubOIDC, len(subjects)))
 		case !githubSubject.MatchString(subjects[0]):
-			out = append(out, fmt.Sprintf("statement %d: subject %q is not one repository and one branch (repo:<owner>/<repo>:ref:refs/heads/<branch>)", i, subjects[0]))
+			out = append(out, fmt.Sprintf("statement %d: subject %q is not one environment of one repository (repo:<owner>/<repo>:environment:<name>; "+
+				"a branch subject lets every job on that branch in, an environment only the jobs its branch policy and reviewers admit)", i, subjects[0]))
 		}
 	}
 	return out
@@ -500,4 +521,42 @@ func appNamespaceRestricted(r policyx.AnalyzerResource) []string {
 		return []string{fmt.Sprintf("namespace for environment %q enforces Pod Security level %q; an app namespace enforces \"restricted\"", label(r, labelEnv), level)}
 	}
 	return nil
+}
+
+type stackViolation struct{ urn, message string }
+
+// bypassKeyOutsideEnvironment finds the GitHub secrets that hold (depend
+// on the key material of) a deploy key that may push, and are not an
+// environment's: a repository's, organization's or Dependabot secret is read
+// by any workflow on any branch, so anyone who can push a branch could push
+// past the ruleset with it.
+func bypassKeyOutsideEnvironment(resources []policyx.AnalyzerResource) []stackViolation {
+	keyMaterial := map[string]string{} // a URN a write key depends on → that key's name
+	for _, r := range resources {
+		if r.Type != typeDeployKey {
+			continue
+		}
+		if ro, ok := get(r.Properties, "readOnly"); !ok || !ro.IsBool() || ro.AsBool() {
+			continue // read-only (the provider's default): bypasses nothing
+		}
+		keyMaterial[r.URN] = r.Name
+		for _, d := range r.Dependencies {
+			keyMaterial[d] = r.Name
+		}
+	}
+	var out []stackViolation
+	for _, r := range resources {
+		if _, holdsSecret := actionsSecretTypes[r.Type]; !holdsSecret || r.Type == typeEnvironmentSecret {
+			continue
+		}
+		for _, d := range r.Dependencies {
+			if key, ok := keyMaterial[d]; ok {
+				out = append(out, stackViolation{urn: r.URN, message: fmt.Sprintf(
+					"holds the write deploy key %s, which bypasses the repository's ruleset, where every branch's workflows can read it; "+
+						"make it a secret of a GitHub environment that only main may deploy to (github.ActionsEnvironmentSecret)", key)})
+				break
+			}
+		}
+	}
+	return out
 }
