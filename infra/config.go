@@ -120,6 +120,12 @@ type Config struct {
 	SlackMethod     SlackMethod
 	SlackToken      Secret
 	SlackWebhookURL Secret
+
+	// Access is people's access to Argo CD (hub only).
+	Access Access
+	// Where the charts come from.
+	ArgoCDChart              ChartSource
+	KubePrometheusStackChart ChartSource
 }
 
 // Raw is a stack's configuration as Pulumi hands it to the program: full keys
@@ -337,6 +343,9 @@ func (p *parser) typed() *Config {
 		SlackMethod:                     SlackMethod(p.str(KeySlackMethod)),
 		SlackToken:                      p.secret(KeySlackToken),
 		SlackWebhookURL:                 p.secret(KeySlackWebhookURL),
+		Access:                          p.access(),
+		ArgoCDChart:                     p.chartSource(KeyArgoCDChartRepo, KeyArgoCDChartUser, KeyArgoCDChartPassword),
+		KubePrometheusStackChart:        p.chartSource(KeyPromChartRepo, KeyPromChartUser, KeyPromChartPassword),
 	}
 }
 

@@ -1,5 +1,10 @@
 package infra
 
+import (
+	"github.com/gitops-platform/gitops-platform/components/argocd"
+	"github.com/gitops-platform/gitops-platform/components/monitoring"
+)
+
 // Namespace is the project's config namespace: every key this program reads is
 // "gitops-platform:<key>" in a stack file.
 const Namespace = "gitops-platform"
@@ -156,6 +161,23 @@ var keys = []keySpec{
 	{name: KeySlackMethod, def: defaultSlackMethod},
 	{name: KeySlackToken, kind: kindSecret},
 	{name: KeySlackWebhookURL, kind: kindSecret},
+	// People's access to Argo CD: no SSO by default (admin login or none).
+	{name: KeyArgoCDSSO, def: string(SSONone), hubOnly: true},
+	{name: KeyArgoCDSSOClientID, hubOnly: true},
+	{name: KeyArgoCDSSOClientSecret, kind: kindSecret, hubOnly: true},
+	{name: KeyArgoCDSSOGitHubTeams, hubOnly: true},
+	{name: KeyArgoCDOIDCIssuer, hubOnly: true},
+	{name: KeyArgoCDOIDCGroupsClaim, def: "groups", hubOnly: true},
+	{name: KeyArgoCDAdmins, hubOnly: true},
+	{name: KeyArgoCDDeployers, hubOnly: true},
+	{name: KeyArgoCDProdDeployers, hubOnly: true},
+	// Charts from the public repositories unless a stack names a mirror.
+	{name: KeyArgoCDChartRepo, def: argocd.ChartRepo, hubOnly: true},
+	{name: KeyArgoCDChartUser, hubOnly: true},
+	{name: KeyArgoCDChartPassword, kind: kindSecret, hubOnly: true},
+	{name: KeyPromChartRepo, def: monitoring.ChartRepo},
+	{name: KeyPromChartUser},
+	{name: KeyPromChartPassword, kind: kindSecret},
 }
 
 // removedKeys were keys of an earlier version, with why they are gone: a

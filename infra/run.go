@@ -144,6 +144,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	mon, err := monitoring.New(ctx, "monitoring", &monitoring.Args{
 		Namespace:    cfg.MonitoringNamespace,
 		ChartVersion: cfg.KubePrometheusStackChartVersion,
+		Chart:        cfg.KubePrometheusStackChart.Source(),
 		Values:       monitoring.ValuesOptions{Retention: cfg.PrometheusRetention, StorageSize: cfg.PrometheusStorageSize},
 		Hub:          cfg.Hub,
 		Environment:  cfg.Environment,
@@ -344,9 +345,11 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 	if cfg.LocalLab {
 		ctx.Log.Info("localLab: Argo CD's server speaks plain HTTP; reach it with kubectl port-forward only", nil)
 	}
+	sso, rbac, ssoSecret := argoCDAccess(cfg, project, cfg.AppName)
 	argo, err := argocd.New(ctx, "argocd", &argocd.Args{
 		Namespace:    cfg.ArgoCDNamespace,
 		ChartVersion: cfg.ArgoCDChartVersion,
+		Chart:        cfg.ArgoCDChart.Source(),
 		Values: argocd.ValuesOptions{
 			Insecure:      cfg.LocalLab,
 			AdminEnabled:  cfg.ArgoCDAdminEnabled,
@@ -354,7 +357,10 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 			Metrics:       true, // the hub's monitoring scrapes Argo CD for the delivery dashboard and alerts
 			ArgoCDURL:     cfg.ArgoCDURL,
 			Notifications: notifications,
+			SSO:           sso,
+			RBAC:          rbac,
 		},
+		SSOClientSecret: ssoSecret,
 		Project:         project,
 		AppNamespace:    cfg.AppNamespace,
 		GitopsRepoURL:   rp.GitopsSSHURL,

@@ -42,9 +42,11 @@ func (p *parser) validate(c *Config) {
 	p.validateCluster(c)
 	p.validateAccess(c)
 	p.validateSlack(c)
+	p.validateCharts(c)
 	if c.Hub {
 		p.validateGitHub(c)
 		p.validateProductionData(c)
+		p.validatePeople(c)
 	}
 }
 

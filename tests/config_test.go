@@ -67,6 +67,36 @@ func TestConfigRejectsMalformed(t *testing.T) {
 		{"server with a path", envRaw, map[string]string{key("clusterServer"): "https://192.168.49.3:8443/api"}, nil, []string{key("clusterServer")}},
 		{"server not a URL", envRaw, map[string]string{key("clusterServer"): "192.168.49.3:8443"}, nil, []string{key("clusterServer")}},
 		{"hub with a clusterServer", hubRaw, map[string]string{key("clusterServer"): "https://192.168.49.2:8443"}, nil, []string{key("clusterServer")}},
+		{"unknown SSO kind", hubRaw, map[string]string{key("argocdSso"): "saml"}, nil, []string{key("argocdSso")}},
+		{"SSO without URL, client ID or secret", hubRaw, map[string]string{key("argocdSso"): "github"}, nil,
+			[]string{key("argocdUrl"), key("argocdSsoClientId"), key("argocdSsoClientSecret")}},
+		{"SSO client secret in plain text", hubRaw, map[string]string{key("argocdSso"): "github", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "Iv1.abc", key("argocdSsoClientSecret"): "plain-client-secret"}, nil, []string{key("argocdSsoClientSecret")}},
+		{"OIDC issuer over http", hubRaw, map[string]string{key("argocdSso"): "oidc", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "argocd", key("argocdSsoClientSecret"): "s", key("argocdOidcIssuer"): "http://login.example.com"},
+			[]string{key("argocdSsoClientSecret")}, []string{key("argocdOidcIssuer")}},
+		{"OIDC without an issuer", hubRaw, map[string]string{key("argocdSso"): "oidc", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "argocd", key("argocdSsoClientSecret"): "s"}, []string{key("argocdSsoClientSecret")}, []string{key("argocdOidcIssuer")}},
+		{"an issuer with GitHub SSO", hubRaw, map[string]string{key("argocdSso"): "github", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "Iv1.abc", key("argocdSsoClientSecret"): "s", key("argocdOidcIssuer"): "https://login.example.com"},
+			[]string{key("argocdSsoClientSecret")}, []string{key("argocdOidcIssuer")}},
+		{"GitHub teams with OIDC", hubRaw, map[string]string{key("argocdSso"): "oidc", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "argocd", key("argocdSsoClientSecret"): "s", key("argocdOidcIssuer"): "https://login.example.com",
+			key("argocdSsoGithubTeams"): "platform"}, []string{key("argocdSsoClientSecret")}, []string{key("argocdSsoGithubTeams")}},
+		{"a deployer group without SSO", hubRaw, map[string]string{key("argocdDeployers"): "octo-org:dev"}, nil, []string{key("argocdDeployers")}},
+		{"a client ID without SSO", hubRaw, map[string]string{key("argocdSsoClientId"): "Iv1.abc"}, nil, []string{key("argocdSsoClientId")}},
+		{"a GitHub group of another org", hubRaw, map[string]string{key("argocdSso"): "github", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "Iv1.abc", key("argocdSsoClientSecret"): "s", key("argocdProdDeployers"): "other-org:sre"},
+			[]string{key("argocdSsoClientSecret")}, []string{key("argocdProdDeployers")}},
+		{"a GitHub group without a team", hubRaw, map[string]string{key("argocdSso"): "github", key("argocdUrl"): "https://argocd.example.com",
+			key("argocdSsoClientId"): "Iv1.abc", key("argocdSsoClientSecret"): "s", key("argocdAdmins"): "octo-org"},
+			[]string{key("argocdSsoClientSecret")}, []string{key("argocdAdmins")}},
+		{"SSO on a joining stack", envRaw, map[string]string{key("argocdSso"): "github"}, nil, []string{key("argocdSso")}},
+		{"a chart repository over http", hubRaw, map[string]string{key("argocdChartRepository"): "http://charts.example.com"}, nil, []string{key("argocdChartRepository")}},
+		{"a chart repository neither https nor oci", envRaw, map[string]string{key("kubePrometheusStackChartRepository"): "s3://charts/prom"}, nil,
+			[]string{key("kubePrometheusStackChartRepository")}},
+		{"a chart username without a password", envRaw, map[string]string{key("kubePrometheusStackChartRepository"): "oci://registry.example.com/charts",
+			key("kubePrometheusStackChartRepositoryUsername"): "robot"}, nil, []string{key("kubePrometheusStackChartRepositoryPassword")}},
 		{"zero replicas", hubRaw, map[string]string{key("replicas"): "0"}, nil, []string{key("replicas")}},
 		{"too many replicas", hubRaw, map[string]string{key("replicas"): "51"}, nil, []string{key("replicas")}},
 		{"replicas in words", hubRaw, map[string]string{key("replicas"): "three"}, nil, []string{key("replicas")}},
@@ -154,7 +184,7 @@ func TestConfigRejectsMalformed(t *testing.T) {
 				v, ok := tc.set[k]
 				switch {
 				case !ok || v == remove:
-				case raw.Secret[k] || strings.Contains(k, "Token"):
+				case raw.Secret[k] || strings.Contains(k, "Token") || strings.Contains(k, "Secret") || strings.Contains(k, "Password"):
 					assert.NotContains(t, msg, v, "a secret's value must not be printed")
 				default:
 					assert.Contains(t, msg, fmt.Sprintf("%q", v))

@@ -168,6 +168,11 @@ func TestPolicyRules(t *testing.T) {
 			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd", "version": "9.4.16"}, nil, false),
 			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "argo-cd"}, nil, false),
 			"mandatory", `chart version "" is not exact`},
+		{"helm-chart-version-pinned", guardrails.Stack{},
+			// A chart from an OCI mirror answers to the same rule.
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "oci://registry.example.com/charts/argo-cd", "version": "9.4.16"}, nil, false),
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "oci://registry.example.com/charts/argo-cd", "version": "9.x"}, nil, false),
+			"mandatory", `chart version "9.x" is not exact`},
 		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)), ciRole(sub(`"repo:o/*:environment:release"`)),
 			"mandatory", "is not one environment of one repository"},
 		{"ci-role-one-repo-one-environment", guardrails.Stack{}, ciRole(sub(`"repo:o/src:environment:release"`)),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
+	"github.com/gitops-platform/gitops-platform/internal/chartsource"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -43,6 +44,11 @@ type Args struct {
 	// WebhookSecret, when the gitops repo has a webhook, is the secret
 	// Argo CD checks its signature with; nil when there is no webhook.
 	WebhookSecret pulumi.StringInput
+	// SSOClientSecret is the SSO client's secret (a Pulumi secret), which
+	// lands in argocd-secret under Values.SSO.SecretKey(); nil without SSO.
+	SSOClientSecret pulumi.StringInput
+	// Chart is where the argo-cd chart comes from.
+	Chart chartsource.Source
 	// SlackSecretKey and SlackCredential fill argocd-notifications-secret;
 	// an empty key leaves the Secret empty (notifications off).
 	SlackSecretKey  string
@@ -67,6 +73,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	vals, err := Values(args.Values)
 	if err != nil {
 		return nil, err
+	}
+	if err := args.Chart.Check(); err != nil {
+		return nil, fmt.Errorf("argocd: %w", err)
+	}
+	if (args.Values.SSO.Kind != "") != (args.SSOClientSecret != nil) {
+		return nil, fmt.Errorf("argocd: single sign-on needs its client secret, and a client secret needs single sign-on")
+	}
+	secrets := map[string]pulumi.StringInput{}
+	if args.WebhookSecret != nil {
+		secrets["githubSecret"] = args.WebhookSecret
+	}
+	if key := args.Values.SSO.SecretKey(); key != "" {
+		secrets[key] = args.SSOClientSecret
 	}
 	a := &ArgoCD{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, a, opts...); err != nil {
@@ -93,13 +112,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("notifications secret: %w", err)
 	}
 
+	chart, repo := args.Chart.Chart(ChartName)
 	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(ReleaseName),
-		Chart:          pulumi.String(ChartName),
+		Chart:          chart,
 		Version:        pulumi.String(args.ChartVersion),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		RepositoryOpts: repo,
 		Namespace:      namespace,
-		Values:         releaseValues(vals, args.WebhookSecret),
+		Values:         releaseValues(vals, secrets),
 		Timeout:        pulumi.Int(600),
 		CleanupOnFail:  pulumi.Bool(true),
 	}, pulumi.Parent(a), pulumi.DependsOn(append([]pulumi.Resource{notifSecret}, args.After...)))
@@ -153,18 +173,30 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return a, nil
 }
 
-// releaseValues are the chart values, with the webhook secret added to
-// argocd-secret when there is one. The secret is one leaf of the values,
-// a Pulumi secret of its own: the rest stays readable and known even in a
-// preview that does not know the secret yet.
-func releaseValues(vals map[string]any, webhookSecret pulumi.StringInput) pulumi.MapInput {
+// releaseValues are the chart values, with secrets added to argocd-secret
+// (the webhook's as githubSecret, the SSO client's under its own key). Each
+// secret is one leaf of the values, a Pulumi secret of its own: the rest
+// stays readable and known even in a preview that does not know the secret.
+func releaseValues(vals map[string]any, secrets map[string]pulumi.StringInput) pulumi.MapInput {
 	v := pulumi.ToMap(vals)
-	if webhookSecret == nil {
+	if len(secrets) == 0 {
 		return v
+	}
+	secret := pulumi.Map{}
+	extra := pulumi.Map{}
+	for k, s := range secrets {
+		if k == "githubSecret" {
+			secret[k] = pulumi.ToSecret(s).(pulumi.StringOutput)
+		} else {
+			extra[k] = pulumi.ToSecret(s).(pulumi.StringOutput)
+		}
+	}
+	if len(extra) > 0 {
+		secret["extra"] = extra
 	}
 	configs, _ := vals["configs"].(map[string]any) // Values always sets configs
 	withSecret := pulumi.ToMap(configs)
-	withSecret["secret"] = pulumi.Map{"githubSecret": pulumi.ToSecret(webhookSecret).(pulumi.StringOutput)}
+	withSecret["secret"] = secret
 	v["configs"] = withSecret
 	return v
 }

@@ -29,6 +29,9 @@ type ValuesOptions struct {
 	ArgoCDURL string
 	// Notifications is the data of argocd-notifications-cm (NotificationsConfig).
 	Notifications map[string]string
+	// SSO is how people log in; RBAC what each group may do.
+	SSO  SSO
+	RBAC RBAC
 }
 
 // chart values, the parts this platform sets (argo-cd chart 9.4.x).
@@ -124,16 +127,18 @@ func Values(o ValuesOptions) (map[string]any, error) {
 				RespectRBACKey: RespectRBACNormal,
 			},
 			Params: map[string]any{"server.insecure": o.Insecure},
-			// Anyone who can log in may look; changing things takes a role.
-			RBAC: map[string]string{"policy.default": "role:readonly"},
+			// Anyone who can log in may look; changing things takes a role,
+			// given to SSO groups (the claim in scopes).
+			RBAC: map[string]string{"policy.default": "role:readonly", "scopes": "[" + o.SSO.scope() + "]"},
 		},
 		// The chart sets ARGOCD_CONTROLLER_REPLICAS from replicas: two shard the clusters.
 		Controller:     withoutClusterAdmin(stateless),
 		Server:         withoutClusterAdmin(stateless),
 		RepoServer:     stateless,
 		ApplicationSet: stateless,
-		Dex:            enabled{Enabled: false},
-		RedisHA:        redisHA{Enabled: o.HA},
+		// Dex runs only to log people in with GitHub.
+		Dex:     enabled{Enabled: o.SSO.Kind == SSOGitHub},
+		RedisHA: redisHA{Enabled: o.HA},
 		Notifications: notifications{
 			Enabled:   true,
 			ArgoCDURL: o.ArgoCDURL,
@@ -146,6 +151,22 @@ func Values(o ValuesOptions) (map[string]any, error) {
 			Triggers:  map[string]string{},
 			Templates: map[string]string{},
 		},
+	}
+	sso, err := o.SSO.cm()
+	if err != nil {
+		return nil, err
+	}
+	for k, val := range sso {
+		v.Configs.CM[k] = val
+	}
+	if o.SSO.Kind != "" {
+		if o.ArgoCDURL == "" {
+			return nil, fmt.Errorf("argocd values: single sign-on needs Argo CD's URL (its callback)")
+		}
+		v.Configs.CM["url"] = o.ArgoCDURL
+	}
+	if policy := o.RBAC.Policy(); policy != "" {
+		v.Configs.RBAC["policy.csv"] = policy
 	}
 	for k, val := range o.Notifications {
 		switch {

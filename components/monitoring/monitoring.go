@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
+	"github.com/gitops-platform/gitops-platform/internal/chartsource"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -33,7 +34,9 @@ const (
 type Args struct {
 	Namespace    string
 	ChartVersion string
-	Values       ValuesOptions
+	// Chart is where the kube-prometheus-stack chart comes from.
+	Chart  chartsource.Source
+	Values ValuesOptions
 	// Hub adds Argo CD's delivery rules and dashboard.
 	Hub bool
 	// Environment names the cluster in alert messages.
@@ -80,6 +83,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	vals, err := Values(vopts)
 	if err != nil {
 		return nil, err
+	}
+	if err := args.Chart.Check(); err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
 	}
 	groups, err := RuleGroups(args.Hub)
 	if err != nil {
@@ -129,11 +135,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("alertmanager config secret: %w", err)
 	}
 
+	chart, repo := args.Chart.Chart(ChartName)
 	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(ReleaseName),
-		Chart:          pulumi.String(ChartName),
+		Chart:          chart,
 		Version:        pulumi.String(args.ChartVersion),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		RepositoryOpts: repo,
 		Namespace:      namespace,
 		Values:         pulumi.ToMap(vals),
 		Timeout:        pulumi.Int(900),
