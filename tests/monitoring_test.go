@@ -338,4 +338,3 @@ func TestAlertmanagerConfigErrors(t *testing.T) {
 		}
 	}
 }
-
