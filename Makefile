@@ -22,9 +22,10 @@ test: app-test tools
 	$(MAKE) live-test
 
 ## apiserver-test: every rendered object against a real kube-apiserver + etcd (built from the Go proxy, cached
-## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module)
+## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module);
+## Argo CD's RBAC enforcer, Dex and OIDC settings over the rendered hub (tests/apiserver/access)
 apiserver-test: tools
-	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m .
+	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m . ./access
 
 ## live-test: the live delivery tier: Argo CD v3.3.5's own controllers deliver the rendered platform to three
 ## real API servers with kube-controller-manager, kube-scheduler and kwok (tests/apiserver/live; needs redis-server,

@@ -235,10 +235,22 @@ func CopyProject(projectRoot, dst, hubConfig string) error {
 // value is never decrypted).
 func RenderStacks(bin, dir, kubeconfig, outDir string) error {
 	for _, s := range Stacks {
-		cmd := exec.Command(bin, "-stack", s, "-out", filepath.Join(outDir, s), "-project", dir, "-kubeconfig", kubeconfig, "-show-secrets")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("render %s: %w\n%s", s, err, out)
+		if err := RenderStack(bin, dir, kubeconfig, s, filepath.Join(outDir, s)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// RenderStack renders one stack into out, with the values behind [secret];
+// without a kubeconfig the clusters' CA is a placeholder.
+func RenderStack(bin, dir, kubeconfig, stack, out string) error {
+	args := []string{"-stack", stack, "-out", out, "-project", dir, "-show-secrets"}
+	if kubeconfig != "" {
+		args = append(args, "-kubeconfig", kubeconfig)
+	}
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("render %s: %w\n%s", stack, err, b)
 	}
 	return nil
 }

@@ -162,15 +162,15 @@ func installPlatform(tmp string) error {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	values, err := helmValues(renderDir)
+	values, err := kit.HelmValues(renderDir)
 	if err != nil {
 		return err
 	}
-	config, err := configFromValues(values)
+	config, err := kit.ArgoCDConfigFromValues(values)
 	if err != nil {
 		return err
 	}
-	if webhookSecret = config.secret["webhook.github.secret"]; webhookSecret == "" {
+	if webhookSecret = config.Secret["webhook.github.secret"]; webhookSecret == "" {
 		return fmt.Errorf("the hub's Argo CD values carry no webhook secret (argocdUrl is set)")
 	}
 	for _, s := range stacks {
@@ -191,7 +191,7 @@ func installPlatform(tmp string) error {
 					return fmt.Errorf("%s %s: %w", s, r.file, err)
 				}
 				if s == "dev" && r.obj.GetKind() == "Namespace" && r.obj.GetName() == argocdNamespace {
-					if err := config.apply(envs["dev"].kube, git.knownHosts); err != nil {
+					if err := config.Apply(envs["dev"].kube, git.knownHosts); err != nil {
 						return err
 					}
 				}
