@@ -43,7 +43,9 @@ const (
 var (
 	githubSlug  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	githubGroup = regexp.MustCompile(`^([A-Za-z0-9-]+):([A-Za-z0-9][A-Za-z0-9._-]*)$`)
-	plainGroup  = regexp.MustCompile(`^[^\s,]+$`)
+	// Group names as an issuer writes them; no braces or quotes, since
+	// they go into Argo CD's message templates.
+	plainGroup = regexp.MustCompile(`^[^\s,{}"\\]+$`)
 )
 
 // Access is who may log in to Argo CD and what each group may do.

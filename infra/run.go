@@ -401,7 +401,7 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 // slackSettings chooses the notification service and the credential that
 // argocd-notifications-secret holds, or warns that notifications are off.
 func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOptions, string, pulumi.StringInput) {
-	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL}
+	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL, ProdDeployers: cfg.Access.ProdDeployers}
 	if !cfg.SlackConfigured() {
 		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
 			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)

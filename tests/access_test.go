@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/argoproj/notifications-engine/pkg/api"
+	"github.com/argoproj/notifications-engine/pkg/templates"
 	"github.com/gitops-platform/gitops-platform/components/argocd"
 	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -152,4 +154,42 @@ func TestChartMirrors(t *testing.T) {
 	st, err := guardrails.StackFromConfig("dev", res.Stack.ConfigValue)
 	require.NoError(t, err)
 	assert.Empty(t, violations(t, st, res.AnalyzerResources()...), "pinned charts pass in both forms")
+}
+
+// TestAwaitingSyncSaysWhoMaySync renders the message that prod waits for a
+// person with Argo CD's notifications engine: it names the prod deployers'
+// groups and links to the Application; without groups, it names admins.
+// Only that message does.
+func TestAwaitingSyncSaysWhoMaySync(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		set  map[string]string
+		want string
+	}{
+		"prod deployers": {githubSSO(), "Who may sync it: gitops-seminar:sre."},
+		"no groups":      {map[string]string{"argocdUrl": "https://argocd.example.com"}, "Who may sync it: Argo CD admins."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			set := map[string]string{"slackToken": "xoxb-who"}
+			for k, v := range c.set {
+				set[k] = v
+			}
+			res, err := evaluateWith(t, "dev", set, "slackToken", "argocdSsoClientSecret")
+			require.NoError(t, err)
+			cfg, err := api.ParseConfig(notificationObjects(t, res))
+			require.NoError(t, err)
+			tmpl, err := templates.NewService(cfg.Templates)
+			require.NoError(t, err)
+			app := map[string]any{"app": sampleApp(false, "", "Healthy", "OutOfSync"), "context": map[string]any{}}
+			n, err := tmpl.FormatNotification(app, "app-awaiting-manual-sync")
+			require.NoError(t, err)
+			assert.Contains(t, n.Message, c.want)
+			assert.Contains(t, n.Message, "https://argocd.example.com/applications/gitops-monitor-prod")
+			assert.Contains(t, n.Slack.Attachments, c.want)
+			deployed, err := tmpl.FormatNotification(app, "app-deployed")
+			require.NoError(t, err)
+			assert.NotContains(t, deployed.Message, "Who may sync")
+		})
+	}
 }

@@ -59,6 +59,9 @@ type NotificationsOptions struct {
 	// Channel is where a bot posts; an incoming webhook's channel is fixed by Slack.
 	Channel   string
 	ArgoCDURL string
+	// ProdDeployers are the groups that may sync what waits for a person;
+	// the message that a revision waits names them.
+	ProdDeployers []string
 }
 
 // Service is the notification service subscriptions name, "" when off.
@@ -133,6 +136,9 @@ func NotificationsConfig(o NotificationsOptions) (map[string]string, error) {
 			return nil, err
 		}
 		data["trigger."+ev.Trigger] = trig
+		if ev.ManualOnly {
+			ev.Text += " " + whoMaySync(o.ProdDeployers)
+		}
 		tmpl, err := eventTemplate(ev, o.Method, link)
 		if err != nil {
 			return nil, err
@@ -140,6 +146,15 @@ func NotificationsConfig(o NotificationsOptions) (map[string]string, error) {
 		data["template."+ev.Template] = tmpl
 	}
 	return data, nil
+}
+
+// whoMaySync is the people's side of prod's gate, for the message that a
+// revision waits: the prod deployers' groups, or admins when none is named.
+func whoMaySync(groups []string) string {
+	if len(groups) == 0 {
+		return "Who may sync it: Argo CD admins."
+	}
+	return "Who may sync it: " + strings.Join(groups, ", ") + "."
 }
 
 func eventTemplate(ev event, method, link string) (string, error) {

@@ -20,6 +20,7 @@ type argocd struct {
 	dir     string
 	repo    string // repo-server address
 	webhook string // argocd-server's /api/webhook URL
+	api     string // argocd-server's base URL
 	redis   *kit.Process
 }
 
@@ -129,6 +130,7 @@ func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*arg
 		a.procs = append(a.procs, p)
 	}
 	a.webhook = fmt.Sprintf("http://127.0.0.1:%d/api/webhook", ports["server"])
+	a.api = fmt.Sprintf("http://127.0.0.1:%d", ports["server"])
 	time.Sleep(time.Second)
 	for _, p := range a.procs {
 		if p.Exited() {

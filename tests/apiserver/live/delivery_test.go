@@ -148,25 +148,35 @@ func TestDelivery(t *testing.T) {
 		return // each step builds on the one before
 	}
 
-	// 4: prod waits: OutOfSync, nothing created, Slack told once; a
-	// person's sync then deploys its three replicas through argocd-manager.
+	// 4: prod waits: OutOfSync, nothing created, Slack told once, naming
+	// who may sync; argocd-server refuses a deployer's sync of prod and
+	// takes a prod deployer's, which deploys its three replicas through
+	// argocd-manager.
 	if !t.Run("prod waits for a person", func(t *testing.T) {
 		eventually(t, time.Minute, "Slack hears prod waits", func() (bool, string) {
 			return slack.count("gitops-monitor-prod", "waits for a person") == 1, fmt.Sprint(slack.all())
 		})
+		assert.Equal(t, 1, slack.count("gitops-monitor-prod", "Who may sync it: gitops-seminar:sre."), "the message names the prod deployers")
 		sync, _, conds := appState("gitops-monitor-prod")
 		assert.Equal(t, "OutOfSync", sync, conds)
 		assert.Equal(t, -1, readyReplicas("prod"), "nothing deployed to prod before a person syncs")
 
-		app, err := application("gitops-monitor-prod")
+		// People sync through argocd-server, which applies the program's
+		// RBAC: a deployer may sync staging, not prod; a prod deployer may.
+		developer, err := apiKey("developer")
 		require.NoError(t, err)
-		// What `argocd app sync gitops-monitor-prod` sets.
-		require.NoError(t, unstructured.SetNestedMap(app.Object, map[string]any{
-			"sync":        map[string]any{"revision": "HEAD", "syncOptions": []any{"ServerSideApply=true"}},
-			"initiatedBy": map[string]any{"username": "release-manager"},
-		}, "operation"))
-		_, err = envs["dev"].dyn.Resource(applications).Namespace(argocdNamespace).Update(context.Background(), app, metav1.UpdateOptions{})
+		status, body, err := syncApp(developer, "gitops-monitor-prod")
 		require.NoError(t, err)
+		assert.Equal(t, http.StatusForbidden, status, "a deployer is refused prod: %s", body)
+		assert.Equal(t, -1, readyReplicas("prod"), "the refused sync deployed nothing")
+		status, body, err = syncApp(developer, "gitops-monitor-staging")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, status, "a deployer syncs staging: %s", body)
+		releaseManager, err := apiKey("release-manager")
+		require.NoError(t, err)
+		status, body, err = syncApp(releaseManager, "gitops-monitor-prod")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status, "a prod deployer syncs prod: %s", body)
 		eventually(t, 3*time.Minute, "prod Synced and Healthy with 3 replicas", func() (bool, string) {
 			sync, health, conds := appState("gitops-monitor-prod")
 			r := readyReplicas("prod")

@@ -46,7 +46,7 @@ func renderStacks(tmp, bin string) error {
 		return err
 	}
 	project := filepath.Join(tmp, "project")
-	if err := kit.CopyProject(projectRoot, project, slackWebhook+argocdURL); err != nil {
+	if err := kit.CopyProject(projectRoot, project, slackWebhook+argocdURL+githubSSO); err != nil {
 		return err
 	}
 	return kit.RenderStacks(bin, project, kubeconfig, renderDir)
@@ -168,6 +168,9 @@ func installPlatform(tmp string) error {
 	}
 	config, err := kit.ArgoCDConfigFromValues(values)
 	if err != nil {
+		return err
+	}
+	if err := addStandIns(config); err != nil {
 		return err
 	}
 	if webhookSecret = config.Secret["webhook.github.secret"]; webhookSecret == "" {

@@ -1,0 +1,112 @@
+package live
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/argoproj/argo-cd/v3/util/password"
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
+)
+
+// githubSSO gives the hub GitHub single sign-on and the groups of people's
+// access (argocdDeployers, argocdProdDeployers), as a stack file would.
+const githubSSO = `  gitops-platform:argocdSso: github
+  gitops-platform:argocdSsoClientId: Iv1.live
+  gitops-platform:argocdSsoClientSecret:
+    secure: v1:bGl2ZS1zc28=
+  gitops-platform:argocdDeployers: gitops-seminar:developers
+  gitops-platform:argocdProdDeployers: gitops-seminar:sre
+`
+
+// People with API keys stand in for people who log in with GitHub: no
+// GitHub here, and Dex is not run. Each local account is put in the SSO
+// group it stands for, with a grouping line added to the rendered policy
+// (Argo CD's RBAC resolves user → group → role transitively); everything
+// else the server decides is the program's own argocd-rbac-cm.
+var standIns = map[string]string{
+	"release-manager": "gitops-seminar:sre",
+	"developer":       "gitops-seminar:developers",
+}
+
+// adminPassword is the local admin's (argocdAdminEnabled in the lab's
+// hub), used only to issue the stand-ins' API keys.
+const adminPassword = "live-tier-admin"
+
+// addStandIns adds the local accounts, their groups and the admin
+// password to the configuration the chart would write.
+func addStandIns(config *kit.ArgoCDConfig) error {
+	cm, rbac := config.ConfigMaps["argocd-cm"], config.ConfigMaps["argocd-rbac-cm"]
+	for account, group := range standIns {
+		cm["accounts."+account] = "apiKey"
+		rbac["policy.csv"] += fmt.Sprintf("g, %s, %s\n", account, group)
+	}
+	hash, err := password.HashPassword(adminPassword)
+	if err != nil {
+		return err
+	}
+	config.Secret["admin.password"] = hash
+	config.Secret["admin.passwordMtime"] = time.Now().UTC().Format(time.RFC3339)
+	return nil
+}
+
+// api calls argocd-server's REST API with a bearer token; it returns the
+// status and the body.
+func api(method, path, token string, body any) (int, []byte, error) {
+	var in io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		in = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, argo.api+path, in)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// apiKey logs in as admin and issues an API key for a stand-in, as
+// `argocd account generate-token --account <name>` does.
+func apiKey(account string) (string, error) {
+	var session, key struct{ Token string }
+	status, body, err := api(http.MethodPost, "/api/v1/session", "", map[string]string{"username": "admin", "password": adminPassword})
+	if err != nil || status != http.StatusOK {
+		return "", fmt.Errorf("admin login: %d %s %v", status, body, err)
+	}
+	if err := json.Unmarshal(body, &session); err != nil {
+		return "", err
+	}
+	status, body, err = api(http.MethodPost, "/api/v1/account/"+account+"/token", session.Token, map[string]string{"id": account + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)})
+	if err != nil || status != http.StatusOK {
+		return "", fmt.Errorf("token for %s: %d %s %v", account, status, body, err)
+	}
+	if err := json.Unmarshal(body, &key); err != nil {
+		return "", err
+	}
+	return key.Token, nil
+}
+
+// syncApp asks argocd-server to sync an Application, as `argocd app sync`.
+func syncApp(token, app string) (int, string, error) {
+	status, body, err := api(http.MethodPost, "/api/v1/applications/"+app+"/sync", token, map[string]any{
+		"name": app, "revision": "HEAD", "syncOptions": map[string]any{"items": []string{"ServerSideApply=true"}},
+	})
+	return status, string(body), err
+}
