@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,8 +12,8 @@ import (
 type SyncMode string
 
 const (
-	SyncAuto   SyncMode = "auto"
-	SyncManual SyncMode = "manual"
+	SyncAuto   SyncMode = platform.SyncAuto
+	SyncManual SyncMode = platform.SyncManual
 )
 
 // SlackMethod is how Argo CD notifications reach Slack.
@@ -20,9 +21,9 @@ type SlackMethod string
 
 const (
 	// SlackBot posts with a bot token to the channel named in each subscription.
-	SlackBot SlackMethod = "bot"
+	SlackBot SlackMethod = platform.SlackBot
 	// SlackWebhook posts to one incoming-webhook URL, whose channel Slack fixes.
-	SlackWebhook SlackMethod = "webhook"
+	SlackWebhook SlackMethod = platform.SlackWebhook
 )
 
 // ReposOnDestroy is what `pulumi destroy` does to the hub's repos.
@@ -36,7 +37,7 @@ const (
 )
 
 // Environments are the environment names the platform knows, in deploy order.
-var Environments = []string{"dev", "staging", "prod"}
+var Environments = platform.Environments
 
 // Secret is a config value read from a secret key. Its String method hides the
 // value so that a stray %v never prints it; Reveal is for handing it to

@@ -2,11 +2,11 @@ package infra
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"net/url"
 	"regexp"
 	"strings"
 
-	"github.com/gitops-platform/gitops-platform/components/appsets"
 	"github.com/gitops-platform/gitops-platform/components/argocd"
 	"github.com/gitops-platform/gitops-platform/internal/chartsource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -206,10 +206,10 @@ func argoCDAccess(cfg *Config, project, appName string) (argocd.SSO, argocd.RBAC
 	a := cfg.Access
 	rbac := argocd.RBAC{
 		Admins: a.Admins, Deployers: a.Deployers, ProdDeployers: a.ProdDeployers,
-		Project: project, ProdApp: appName + "-" + appsets.ProdEnvironment,
+		Project: project, ProdApp: appName + "-" + platform.ProdEnvironment,
 	}
 	for _, env := range Environments {
-		if env != appsets.ProdEnvironment {
+		if env != platform.ProdEnvironment {
 			rbac.Apps = append(rbac.Apps, appName+"-"+env)
 		}
 	}

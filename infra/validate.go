@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"net"
 	"net/url"
 	"regexp"
@@ -12,13 +13,10 @@ import (
 )
 
 var (
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	// An exact semantic version: what a chart pin must be. Ranges, "latest"
-	// and partial versions let a later `pulumi up` install something else.
-	exactSemver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	awsRegion   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]$`)
-	repoName    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	stackPart   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	awsRegion = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]$`)
+	repoName  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	stackPart = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	// Slack channel names are lower case letters of any script, digits, - and _;
 	// channel IDs (C0123456789) are accepted too.
 	slackChannelName = regexp.MustCompile(`^#?[\p{Ll}\p{Lo}\p{Nd}_-]{1,80}$`)
@@ -207,7 +205,7 @@ func (p *parser) validateNames(c *Config) {
 		charts = append(charts, struct{ key, value string }{KeyArgoCDChart, c.ArgoCDChartVersion})
 	}
 	for _, ch := range charts {
-		if !exactSemver.MatchString(ch.value) {
+		if !platform.ExactSemver.MatchString(ch.value) {
 			p.add(ch.key, ch.value, "expected an exact chart version such as 1.2.3 (no range, no \"latest\", no leading v)")
 		}
 	}

@@ -4,13 +4,8 @@ package appsets
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"sort"
-)
-
-// The cluster Secret labels the generators select on (see package clusters).
-const (
-	labelEnv  = "gitops.platform/env"
-	labelSync = "gitops.platform/sync"
 )
 
 // ApplicationSet is the part of Argo CD's ApplicationSet this platform sets.
@@ -67,10 +62,6 @@ type Requirement struct {
 	Operator string   `json:"operator"`
 	Values   []string `json:"values"`
 }
-
-// ProdEnvironment is the environment automated sync never reaches, even if
-// its cluster Secret were mislabelled sync=auto.
-const ProdEnvironment = "prod"
 
 // Template is the Application each selected cluster gets.
 type Template struct {
@@ -145,16 +136,16 @@ func Build(o Options) (ApplicationSet, error) {
 	if o.Project == "" || o.Project == "default" {
 		return ApplicationSet{}, fmt.Errorf("applicationset: project %q: use the platform's own project, never default", o.Project)
 	}
-	sync := "auto"
+	sync := platform.SyncAuto
 	policy := SyncPolicy{Automated: &Automated{Prune: true, SelfHeal: true}}
 	selector := LabelSelector{
-		MatchLabels:      map[string]string{labelSync: sync},
-		MatchExpressions: []Requirement{{Key: labelEnv, Operator: "NotIn", Values: []string{ProdEnvironment}}},
+		MatchLabels:      map[string]string{platform.LabelSync: sync},
+		MatchExpressions: []Requirement{{Key: platform.LabelEnv, Operator: "NotIn", Values: []string{platform.ProdEnvironment}}},
 	}
 	if o.Manual {
-		sync = "manual"
+		sync = platform.SyncManual
 		policy.Automated = nil
-		selector = LabelSelector{MatchLabels: map[string]string{labelSync: sync}}
+		selector = LabelSelector{MatchLabels: map[string]string{platform.LabelSync: sync}}
 	}
 	name := o.AppName + "-" + sync // gitops-monitor-auto and gitops-monitor-manual, as the seminar names them
 	var setPolicy *AppSetSyncPolicy
@@ -184,7 +175,7 @@ func Build(o Options) (ApplicationSet, error) {
 	return ApplicationSet{
 		APIVersion: "argoproj.io/v1alpha1",
 		Kind:       "ApplicationSet",
-		Metadata:   ObjectMeta{Name: name, Namespace: o.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "pulumi"}},
+		Metadata:   ObjectMeta{Name: name, Namespace: o.Namespace, Labels: map[string]string{platform.LabelManagedBy: platform.ManagedByPulumi}},
 		Spec: Spec{
 			GoTemplate:        true,
 			GoTemplateOptions: []string{"missingkey=error"},
@@ -192,7 +183,7 @@ func Build(o Options) (ApplicationSet, error) {
 			Template: Template{
 				Metadata: ObjectMeta{
 					Name:        o.AppName + "-{{ .name }}",
-					Labels:      map[string]string{labelEnv: "{{ .name }}"},
+					Labels:      map[string]string{platform.LabelEnv: "{{ .name }}"},
 					Annotations: annotations,
 				},
 				Spec: ApplicationSpec{

@@ -5,6 +5,7 @@ package argocd
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 	"github.com/gitops-platform/gitops-platform/internal/chartsource"
@@ -18,7 +19,7 @@ import (
 )
 
 // TypeToken is the component's type; renaming it needs pulumi.Aliases.
-const TypeToken = "gitops-platform:argocd:ArgoCD"
+const TypeToken = platform.TypeArgoCD
 
 // Chart coordinates. The version comes from config and must be exact.
 const (
@@ -91,7 +92,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(TypeToken, name, a, opts...); err != nil {
 		return nil, err
 	}
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi"), "app.kubernetes.io/part-of": pulumi.String("argocd")}
+	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi), "app.kubernetes.io/part-of": pulumi.String("argocd")}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: labels},
 	}, pulumi.Parent(a))
@@ -133,8 +134,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Name:      pulumi.String("repo-gitops"),
 			Namespace: namespace,
 			Labels: pulumi.StringMap{
-				"argocd.argoproj.io/secret-type": pulumi.String("repository"),
-				"app.kubernetes.io/managed-by":   pulumi.String("pulumi"),
+				platform.LabelSecretType: pulumi.String("repository"),
+				platform.LabelManagedBy:  pulumi.String(platform.ManagedByPulumi),
 			},
 		},
 		Type: pulumi.String("Opaque"),

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -15,8 +16,8 @@ var eventsYAML []byte
 
 // Slack delivery methods.
 const (
-	SlackBot     = "bot"
-	SlackWebhook = "webhook"
+	SlackBot     = platform.SlackBot
+	SlackWebhook = platform.SlackWebhook
 )
 
 // Notification services, as subscriptions name them.

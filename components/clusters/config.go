@@ -3,20 +3,13 @@ package clusters
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/podsecurity"
 )
 
-// Labels the ApplicationSets' cluster generators select on.
-const (
-	LabelSecretType     = "argocd.argoproj.io/secret-type"
-	LabelEnv            = "gitops.platform/env"
-	LabelSync           = "gitops.platform/sync"
-	secretTypeCluster   = "cluster"
-	labelManagedBy      = "app.kubernetes.io/managed-by"
-	managedByPulumi     = "pulumi"
-	clusterSecretPrefix = "cluster-"
-)
+// clusterSecretPrefix names each cluster Secret, cluster-<env>.
+const clusterSecretPrefix = "cluster-"
 
 // ClusterConfig is the `config` field of an Argo CD cluster Secret
 // (argo-cd's v1alpha1.ClusterConfig, the fields this platform uses).
@@ -53,10 +46,10 @@ func ConfigJSON(c ClusterConfig) (string, error) {
 // environment and sync mode the ApplicationSets select on.
 func Labels(env, syncMode string) map[string]string {
 	return map[string]string{
-		LabelSecretType: secretTypeCluster,
-		LabelEnv:        env,
-		LabelSync:       syncMode,
-		labelManagedBy:  managedByPulumi,
+		platform.LabelSecretType: platform.SecretTypeCluster,
+		platform.LabelEnv:        env,
+		platform.LabelSync:       syncMode,
+		platform.LabelManagedBy:  platform.ManagedByPulumi,
 	}
 }
 
@@ -80,8 +73,8 @@ func Data(env, server, appNamespace string) map[string]string {
 // namespaces or mount its filesystem.
 func NamespaceLabels(env string) map[string]string {
 	labels := podsecurity.Restricted()
-	labels[labelManagedBy] = managedByPulumi
-	labels[LabelEnv] = env
+	labels[platform.LabelManagedBy] = platform.ManagedByPulumi
+	labels[platform.LabelEnv] = env
 	return labels
 }
 

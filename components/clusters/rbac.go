@@ -3,6 +3,7 @@ package clusters
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -72,7 +73,7 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNam
 	opts ...pulumi.ResourceOption,
 ) (*manager, error) {
 	opts = append(opts, pulumi.Parent(parent))
-	labels := pulumi.StringMap{labelManagedBy: pulumi.String(managedByPulumi)}
+	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)}
 	sa, err := corev1.NewServiceAccount(ctx, name+"-manager", &corev1.ServiceAccountArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: pulumi.String(managerNamespace), Labels: labels},
 	}, opts...)

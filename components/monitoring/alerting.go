@@ -2,14 +2,15 @@ package monitoring
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 
 	"gopkg.in/yaml.v3"
 )
 
 // Slack delivery methods, as the project's slackMethod key names them.
 const (
-	SlackBot     = "bot"
-	SlackWebhook = "webhook"
+	SlackBot     = platform.SlackBot
+	SlackWebhook = platform.SlackWebhook
 	// slackPostMessage is the Web API method a bot token posts with; Slack
 	// accepts Alertmanager's incoming-webhook body there when it names a channel.
 	slackPostMessage = "https://slack.com/api/chat.postMessage"

@@ -4,6 +4,7 @@ package monitoring
 
 import (
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 	"github.com/gitops-platform/gitops-platform/internal/chartsource"
@@ -99,7 +100,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
 		return nil, err
 	}
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi")}
+	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: labels},
 	}, pulumi.Parent(m))
@@ -167,7 +168,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:      pulumi.String("dashboard-" + dashboardSlug(d.Name)),
 				Namespace: namespace,
-				Labels:    pulumi.StringMap{DashboardLabel: pulumi.String("1"), "app.kubernetes.io/managed-by": pulumi.String("pulumi")},
+				Labels:    pulumi.StringMap{DashboardLabel: pulumi.String("1"), platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)},
 			},
 			Data: pulumi.StringMap{d.Name: pulumi.String(d.JSON)},
 		}, pulumi.Parent(m)); err != nil {

@@ -7,6 +7,7 @@ package pullsecret
 import (
 	_ "embed"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"strings"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/podsecurity"
@@ -122,9 +123,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("pull key: %w", err)
 	}
 
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("pulumi"), "app.kubernetes.io/name": pulumi.String(refresherName)}
+	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi), "app.kubernetes.io/name": pulumi.String(refresherName)}
 	nsLabels := podsecurity.Restricted()
-	nsLabels["app.kubernetes.io/managed-by"] = "pulumi"
+	nsLabels[platform.LabelManagedBy] = platform.ManagedByPulumi
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: pulumi.ToStringMap(nsLabels)},
 	}, kube...)
@@ -139,7 +140,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	// Secrets there, only to update this one; its data is the refresher's.
 	pullSecret, err := corev1.NewSecret(ctx, name+"-secret", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(SecretName), Namespace: args.AppNamespace,
-			Labels: pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String(refresherName)}},
+			Labels: pulumi.StringMap{platform.LabelManagedBy: pulumi.String(refresherName)}},
 		Type:       pulumi.String("kubernetes.io/dockerconfigjson"),
 		StringData: pulumi.StringMap{".dockerconfigjson": pulumi.String(`{"auths":{}}`)},
 	}, append(kube, pulumi.IgnoreChanges([]string{"data", "stringData"}))...)

@@ -7,6 +7,7 @@ package offline
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"sort"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ type Resource struct {
 // overlay, a token into a cluster Secret). An attribute the program reads
 // must be listed here: one that is not resolves to its input or to nothing.
 var computedOutputs = map[string][]string{
-	"aws:ecr/repository:Repository":                       {"repositoryUrl", "registryId", "arn"},
+	platform.TypeECRRepository:                            {"repositoryUrl", "registryId", "arn"},
 	"github:index/repository:Repository":                  {"sshCloneUrl", "httpCloneUrl", "fullName", "nodeId", "repoId"},
 	"tls:index/privateKey:PrivateKey":                     {"privateKeyOpenssh", "publicKeyOpenssh", "privateKeyPem", "publicKeyPem"},
 	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": {"arn"},

@@ -6,6 +6,7 @@ package teardown
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"io"
 	"slices"
 	"strings"
@@ -21,8 +22,8 @@ type Pulumi interface {
 
 // Types the checks look for.
 const (
-	typeArgoCD = "gitops-platform:argocd:ArgoCD"
-	typeECR    = "aws:ecr/repository:Repository"
+	typeArgoCD = platform.TypeArgoCD
+	typeECR    = platform.TypeECRRepository
 )
 
 type state struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/platform"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,7 +28,7 @@ const (
 const (
 	typeSecret         = "kubernetes:core/v1:Secret"
 	typeApplicationSet = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
-	typeECR            = "aws:ecr/repository:Repository"
+	typeECR            = platform.TypeECRRepository
 	typeRepo           = "github:index/repository:Repository"
 	typeRole           = "aws:iam/role:Role"
 	typeApplication    = "kubernetes:argoproj.io/v1alpha1:Application"
@@ -36,14 +37,13 @@ const (
 
 // Labels of Argo CD's cluster Secrets, as components/clusters writes them.
 const (
-	labelSecretType = "argocd.argoproj.io/secret-type"
-	labelEnv        = "gitops.platform/env"
-	labelSync       = "gitops.platform/sync"
+	labelSecretType = platform.LabelSecretType
+	labelEnv        = platform.LabelEnv
+	labelSync       = platform.LabelSync
 )
 
-// ProdEnvironment is the environment that never syncs on its own (the
-// project's environments are dev, staging and prod).
-const ProdEnvironment = "prod"
+// ProdEnvironment is the environment that never syncs on its own.
+const ProdEnvironment = platform.ProdEnvironment
 
 // Secret-holding GitHub resources and the properties that hold the value.
 var actionsSecretTypes = map[string][]string{
@@ -67,7 +67,6 @@ const (
 var helmTypes = []string{"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart"}
 
 var (
-	exactSemver = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 	// One repository, one environment: no wildcard anywhere in the subject.
 	githubSubject = regexp.MustCompile(`^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:environment:[^*?\s:]+$`)
 )
@@ -241,7 +240,7 @@ func prodClusterManual(r policyx.AnalyzerResource) []string {
 		return nil
 	}
 	env := label(r, labelEnv)
-	if env == ProdEnvironment && label(r, labelSync) != "manual" {
+	if env == ProdEnvironment && label(r, labelSync) != platform.SyncManual {
 		return []string{fmt.Sprintf("cluster %q is labelled %s=%q; prod waits for a person: set syncMode: manual", env, labelSync, label(r, labelSync))}
 	}
 	return nil
@@ -415,7 +414,7 @@ func helmPinned(r policyx.AnalyzerResource) []string {
 	if ok && !v.IsString() {
 		return []string{"version is not a string"}
 	}
-	if v, _ := getString(r.Properties, "version"); !exactSemver.MatchString(v) {
+	if v, _ := getString(r.Properties, "version"); !platform.ExactSemver.MatchString(v) {
 		return []string{fmt.Sprintf("chart version %q is not exact: a range or none lets a later update install another chart", v)}
 	}
 	return nil
