@@ -5,7 +5,7 @@ package ciidentity
 import (
 	"fmt"
 
-	"github.com/gitops-platform/gitops-platform/components/policydoc"
+	"github.com/gitops-platform/gitops-platform/components/internal/policydoc"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/gitops-platform/gitops-platform/components/repos"
+	"github.com/gitops-platform/gitops-platform/internal/repofile"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -30,7 +30,7 @@ const Platform = "linux/amd64"
 // Args configure the first image.
 type Args struct {
 	// Files are the source repo's seeded files: the build context.
-	Files         []repos.File
+	Files         []repofile.File
 	RepositoryURL pulumi.StringInput
 	RegistryID    pulumi.StringInput
 }
@@ -47,8 +47,8 @@ type BootstrapImage struct {
 
 // Tag is "sha-bootstrap-" and the first 12 hex digits of the files' hash;
 // the sha- prefix puts it under the lifecycle policy's keep rule.
-func Tag(files []repos.File) string {
-	sorted := append([]repos.File(nil), files...)
+func Tag(files []repofile.File) string {
+	sorted := append([]repofile.File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	h := sha256.New()
 	for _, f := range sorted {
@@ -106,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return b, nil
 }
 
-func writeContext(dir string, files []repos.File) error {
+func writeContext(dir string, files []repofile.File) error {
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

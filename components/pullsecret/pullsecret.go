@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/gitops-platform/gitops-platform/components/internal/podsecurity"
-	"github.com/gitops-platform/gitops-platform/components/policydoc"
+	"github.com/gitops-platform/gitops-platform/components/internal/policydoc"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/gitops-platform/gitops-platform/internal/repofile"
 	"io/fs"
 	"path"
 	"sort"
@@ -39,10 +40,7 @@ type OverlayData struct {
 }
 
 // File is one file committed to a repo.
-type File struct {
-	Path    string
-	Content string
-}
+type File = repofile.File
 
 // SeedFiles renders the first content of one repo ("source" or "gitops"), in
 // path order. The per-environment overlays are not among them.
