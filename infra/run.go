@@ -127,14 +127,6 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return err
 	}
-	// Each stack holds its own Slack credential for its cluster's alerts:
-	// stacks have passphrases of their own, and a joining stack cannot
-	// decrypt the hub's secrets (pulumi elides them from a StackReference).
-	if !cfg.Hub && !cfg.SlackConfigured() {
-		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): %s's alerts stay in Alertmanager until you run "+
-			"`pulumi config set --secret --stack %s %s <value>` (each stack holds its own; the hub's is not read)",
-			slackCredentialKey(cfg), cfg.Environment, ctx.Stack(), slackCredentialKey(cfg)), nil)
-	}
 	var ref *pulumi.StackReference
 	if !cfg.Hub {
 		if ref, err = pulumi.NewStackReference(ctx, cfg.HubStack, nil); err != nil {
@@ -167,10 +159,6 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		return err
 	}
 
-	if cfg.ClusterInsecure {
-		ctx.Log.Warn(fmt.Sprintf("clusterInsecure: Argo CD will not verify the certificate of %s's API server %s; "+
-			"anyone on the path can impersonate it", cfg.Environment, cfg.ClusterServer), nil)
-	}
 	cluster, err := clusters.New(ctx, cfg.Environment, &clusters.Args{
 		Environment:     cfg.Environment,
 		SyncMode:        string(cfg.SyncMode),
@@ -335,15 +323,12 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 // deployArgoCD installs Argo CD on the hub with its project, notifications
 // and the two ApplicationSets.
 func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*argocd.ArgoCD, error) {
-	notify, slackKey, slackCredential := slackSettings(ctx, cfg)
+	notify, slackKey, slackCredential := slackSettings(cfg)
 	// One AppProject per app, named after it; the ApplicationSets name it as is.
 	project := cfg.AppName
 	notifications, err := argocd.NotificationsConfig(notify)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.LocalLab {
-		ctx.Log.Info("localLab: Argo CD's server speaks plain HTTP; reach it with kubectl port-forward only", nil)
 	}
 	sso, rbac, ssoSecret := argoCDAccess(cfg, project, cfg.AppName)
 	argo, err := argocd.New(ctx, "argocd", &argocd.Args{
@@ -399,12 +384,11 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 }
 
 // slackSettings chooses the notification service and the credential that
-// argocd-notifications-secret holds, or warns that notifications are off.
-func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOptions, string, pulumi.StringInput) {
+// argocd-notifications-secret holds; without a credential, notifications
+// are off (the argocd component warns).
+func slackSettings(cfg *Config) (argocd.NotificationsOptions, string, pulumi.StringInput) {
 	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL, ProdDeployers: cfg.Access.ProdDeployers}
 	if !cfg.SlackConfigured() {
-		ctx.Log.Warn(fmt.Sprintf("no Slack credential (%s): deploy notifications are off until you run "+
-			"`pulumi config set --secret %s <value>`", slackCredentialKey(cfg), slackCredentialKey(cfg)), nil)
 		return notify, "", nil
 	}
 	notify.Method = string(cfg.SlackMethod)
@@ -418,15 +402,11 @@ func slackSettings(ctx *pulumi.Context, cfg *Config) (argocd.NotificationsOption
 // stackSlack is this stack's Slack method, channel and credential for
 // Alertmanager; the method is empty when no credential is set.
 func stackSlack(cfg *Config) monitoring.SlackArgs {
-	s := monitoring.SlackArgs{
-		Method:     pulumi.String(""),
-		Channel:    pulumi.String(cfg.SlackChannel),
-		Credential: pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput),
-	}
+	s := monitoring.SlackArgs{Channel: cfg.SlackChannel}
 	if !cfg.SlackConfigured() {
 		return s
 	}
-	s.Method = pulumi.String(string(cfg.SlackMethod))
+	s.Method = string(cfg.SlackMethod)
 	s.Credential = secretInput(slackCredential(cfg))
 	return s
 }
@@ -442,13 +422,6 @@ func slackCredential(cfg *Config) Secret {
 // secretInput hands a secret config value to a resource, as a Pulumi secret.
 func secretInput(s Secret) pulumi.StringInput {
 	return pulumi.ToSecret(pulumi.String(s.Reveal())).(pulumi.StringOutput)
-}
-
-func slackCredentialKey(cfg *Config) string {
-	if cfg.SlackMethod == SlackWebhook {
-		return KeySlackWebhookURL
-	}
-	return KeySlackToken
 }
 
 // hubOutput reads one of the hub's string outputs. A required one that is

@@ -9,6 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-platform/gitops-platform/components/appsets"
+	"github.com/gitops-platform/gitops-platform/components/argocd"
+	"github.com/gitops-platform/gitops-platform/components/ciidentity"
+	"github.com/gitops-platform/gitops-platform/components/clusters"
+	"github.com/gitops-platform/gitops-platform/components/image"
+	"github.com/gitops-platform/gitops-platform/components/monitoring"
+	"github.com/gitops-platform/gitops-platform/components/pullsecret"
+	"github.com/gitops-platform/gitops-platform/components/registry"
+	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,4 +68,29 @@ func TestLayoutPointsDown(t *testing.T) {
 		}
 	}
 	assert.Empty(t, imports["internal/platform"])
+}
+
+// TestComponentsRefuseNilArgs calls every component's constructor without
+// args: each refuses with an error naming the component, before it
+// touches the context.
+func TestComponentsRefuseNilArgs(t *testing.T) {
+	t.Parallel()
+	const probe = "nil-args-probe"
+	for name, call := range map[string]func() error{
+		"applicationsets": func() error { _, err := appsets.New(nil, probe, nil); return err },
+		"argocd":          func() error { _, err := argocd.New(nil, probe, nil); return err },
+		"ci identity":     func() error { _, err := ciidentity.New(nil, probe, nil); return err },
+		"cluster":         func() error { _, err := clusters.New(nil, probe, nil); return err },
+		"image":           func() error { _, err := image.New(nil, probe, nil); return err },
+		"monitoring":      func() error { _, err := monitoring.New(nil, probe, nil); return err },
+		"pullsecret":      func() error { _, err := pullsecret.New(nil, probe, nil); return err },
+		"registry":        func() error { _, err := registry.New(nil, probe, nil); return err },
+		"repos":           func() error { _, err := repos.New(nil, probe, nil); return err },
+		"overlay":         func() error { _, err := repos.NewOverlay(nil, probe, nil); return err },
+		"workflow":        func() error { _, err := repos.NewWorkflow(nil, probe, nil); return err },
+	} {
+		err := call()
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), probe, name)
+	}
 }

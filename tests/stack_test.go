@@ -88,8 +88,17 @@ func TestHubStack(t *testing.T) {
 	assert.Equal(t, offline.ComputedPlaceholder(typeECR, "gitops-monitor", "repositoryUrl"), out[infra.OutputImageRepository])
 	assert.Equal(t, "manifests/dev/kustomization.yaml", out[infra.OutputOverlayPath])
 
-	require.Len(t, res.Warnings, 1)
-	assert.Contains(t, res.Warnings[0], "pulumi config set --secret slackToken")
+	// Without Slack, each component that would use it says so, on itself.
+	require.Len(t, res.Warnings, 2, "%v", res.Warnings)
+	on := map[string]string{}
+	for _, w := range res.Warnings {
+		require.Contains(t, res.WarningOn, w, "warning %q is attached to a component", w)
+		on[w[strings.Index(w, ":")+2:strings.Index(w, " until")]] = res.WarningOn[w]
+	}
+	assert.Equal(t, map[string]string{
+		"deploy notifications are off":      "urn:pulumi:dev::gitops-platform::gitops-platform:argocd:ArgoCD::argocd",
+		"dev's alerts stay in Alertmanager": "urn:pulumi:dev::gitops-platform::gitops-platform:monitoring:Monitoring::monitoring",
+	}, on)
 }
 
 // TestEnvironmentStacks checks that staging and prod own only their cluster's

@@ -40,6 +40,9 @@ type ApplicationSets struct {
 
 // New creates both ApplicationSets.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ApplicationSets, error) {
+	if args == nil {
+		return nil, fmt.Errorf("appsets %s: args are required", name)
+	}
 	if args.ArgoCD == nil {
 		return nil, fmt.Errorf("applicationsets %s: Argo CD is required", name)
 	}

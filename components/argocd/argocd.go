@@ -71,6 +71,15 @@ type ArgoCD struct {
 
 // New installs Argo CD.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ArgoCD, error) {
+	if args == nil {
+		return nil, fmt.Errorf("argocd %s: args are required", name)
+	}
+	if args.Namespace == "" || args.ChartVersion == "" || args.Project == "" || args.AppNamespace == "" || args.GitopsRepoURL == nil || args.DeployKey == nil {
+		return nil, fmt.Errorf("argocd %s: a namespace, a chart version, a project, the app namespace, the gitops repo's URL and its deploy key are required", name)
+	}
+	if (args.SlackSecretKey == "") != (args.SlackCredential == nil) {
+		return nil, fmt.Errorf("argocd %s: a Slack secret key needs its credential, and a credential its key", name)
+	}
 	vals, err := Values(args.Values)
 	if err != nil {
 		return nil, err
@@ -91,6 +100,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	a := &ArgoCD{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, a, opts...); err != nil {
 		return nil, err
+	}
+	if args.SlackSecretKey == "" {
+		ctx.Log.Warn("no Slack credential: deploy notifications are off until the hub sets slackToken "+
+			"(or slackMethod: webhook and slackWebhookUrl) with `pulumi config set --secret`", &pulumi.LogArgs{Resource: a})
+	}
+	if args.Values.Insecure {
+		ctx.Log.Info("localLab: Argo CD's server speaks plain HTTP; reach it with kubectl port-forward only", &pulumi.LogArgs{Resource: a})
 	}
 	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi), "app.kubernetes.io/part-of": pulumi.String("argocd")}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{

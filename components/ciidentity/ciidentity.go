@@ -87,6 +87,9 @@ func PushPolicy(repositoryARN string) policydoc.Document {
 
 // New creates (or reuses) the OIDC provider and creates the role.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*CIIdentity, error) {
+	if args == nil {
+		return nil, fmt.Errorf("ciidentity %s: args are required", name)
+	}
 	if args.Owner == "" || args.SourceRepo == "" || args.Environment == "" {
 		return nil, fmt.Errorf("ci identity %s: owner, source repo and environment are required", name)
 	}

@@ -56,9 +56,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil || args.EnvProvider == nil || args.HubProvider == nil {
 		return nil, fmt.Errorf("cluster %s: args with both the environment's and the hub's kubernetes providers are required", name)
 	}
+	if args.Environment == "" || args.SyncMode == "" || args.AppNamespace == "" || args.Server == "" || args.ArgoCDNamespace == nil {
+		return nil, fmt.Errorf("cluster %s: an environment, a sync mode, the app namespace, the server and Argo CD's namespace are required", name)
+	}
 	c := &ClusterRegistration{name: name, args: *args}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
+	}
+	if args.Insecure {
+		ctx.Log.Warn(fmt.Sprintf("clusterInsecure: Argo CD will not verify the certificate of %s's API server %s; "+
+			"anyone on the path can impersonate it", args.Environment, args.Server), &pulumi.LogArgs{Resource: c})
 	}
 	env := pulumi.Provider(args.EnvProvider)
 	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{

@@ -68,6 +68,9 @@ func WithoutBuildContext(ctx *pulumi.Context) *pulumi.Context {
 // New writes the build context and builds and pushes the image. Under
 // WithoutBuildContext (the offline render) nothing is written.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*BootstrapImage, error) {
+	if args == nil {
+		return nil, fmt.Errorf("image %s: args are required", name)
+	}
 	if len(args.Files) == 0 {
 		return nil, fmt.Errorf("image %s: no files to build", name)
 	}

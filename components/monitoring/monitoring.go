@@ -42,24 +42,18 @@ type Args struct {
 	Hub bool
 	// Environment names the cluster in alert messages.
 	Environment string
-	// Slack is where Alertmanager sends alerts; a nil or empty method keeps
-	// them in Alertmanager.
+	// Slack is where Alertmanager sends alerts; an empty method keeps them
+	// in Alertmanager (and the component warns).
 	Slack SlackArgs
 }
 
-// SlackArgs may be unknown until the hub's outputs are read.
+// SlackArgs are the stack's own Slack settings.
 type SlackArgs struct {
-	Method  pulumi.StringInput // SlackBot or SlackWebhook
-	Channel pulumi.StringInput
-	// Credential is the bot token or the webhook URL (secret).
+	Method  string // SlackBot or SlackWebhook; "" without a credential
+	Channel string
+	// Credential is the bot token or the webhook URL (a Pulumi secret);
+	// nil without a method.
 	Credential pulumi.StringInput
-}
-
-func orEmpty(in pulumi.StringInput) pulumi.StringInput {
-	if in == nil {
-		return pulumi.String("")
-	}
-	return in
 }
 
 // Monitoring is kube-prometheus-stack in one cluster.
@@ -77,6 +71,15 @@ type Monitoring struct {
 
 // New installs the chart, its admin Secret, the rules and the dashboards.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	if args == nil {
+		return nil, fmt.Errorf("monitoring %s: args are required", name)
+	}
+	if args.Namespace == "" || args.ChartVersion == "" || args.Environment == "" {
+		return nil, fmt.Errorf("monitoring %s: a namespace, a chart version and an environment are required", name)
+	}
+	if (args.Slack.Method == "") != (args.Slack.Credential == nil) {
+		return nil, fmt.Errorf("monitoring %s: a Slack method needs its credential, and a credential its method", name)
+	}
 	vopts := args.Values // a copy: the caller's args stay as they were
 	vopts.GrafanaAdminSecret = grafanaAdminSecret
 	vopts.AlertmanagerSecret = alertmanagerSecret
@@ -99,6 +102,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	m := &Monitoring{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
 		return nil, err
+	}
+	if args.Slack.Method == "" {
+		ctx.Log.Warn(fmt.Sprintf("no Slack credential: %s's alerts stay in Alertmanager until this stack sets its own slackToken "+
+			"(or slackMethod: webhook and slackWebhookUrl) with `pulumi config set --secret --stack <stack>`", args.Environment),
+			&pulumi.LogArgs{Resource: m})
 	}
 	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
@@ -124,10 +132,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("grafana admin secret: %w", err)
 	}
 
-	alerting := pulumi.All(orEmpty(args.Slack.Method), orEmpty(args.Slack.Channel), orEmpty(args.Slack.Credential)).ApplyT(
-		func(v []any) (string, error) {
-			return AlertmanagerConfig(Alerting{Environment: args.Environment, Method: v[0].(string), Channel: v[1].(string)}, v[2].(string))
-		}).(pulumi.StringOutput)
+	credential := args.Slack.Credential
+	if credential == nil {
+		credential = pulumi.String("")
+	}
+	alerting := credential.ToStringOutput().ApplyT(func(c string) (string, error) {
+		return AlertmanagerConfig(Alerting{Environment: args.Environment, Method: args.Slack.Method, Channel: args.Slack.Channel}, c)
+	}).(pulumi.StringOutput)
 	amConfig, err := corev1.NewSecret(ctx, name+"-alertmanager-config", &corev1.SecretArgs{
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(alertmanagerSecret), Namespace: namespace, Labels: labels},
 		StringData: pulumi.StringMap{AlertmanagerConfigKey: pulumi.ToSecret(alerting).(pulumi.StringOutput)},

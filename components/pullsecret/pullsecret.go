@@ -95,6 +95,9 @@ type PullSecret struct {
 // key, the CronJob and a first run, and the pull secret in the app's
 // namespace, which the refresher may update and nothing more.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*PullSecret, error) {
+	if args == nil {
+		return nil, fmt.Errorf("pullsecret %s: args are required", name)
+	}
 	if args.AWSProvider == nil || args.KubeProvider == nil {
 		return nil, fmt.Errorf("pull secret %s: an AWS and a Kubernetes provider are required", name)
 	}

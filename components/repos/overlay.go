@@ -31,6 +31,9 @@ type Overlay struct {
 
 // NewOverlay commits the environment's overlay once.
 func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pulumi.ResourceOption) (*Overlay, error) {
+	if args == nil {
+		return nil, fmt.Errorf("overlay %s: args are required", name)
+	}
 	data := OverlayData{
 		Environment: args.Environment, AppName: args.AppName, AppNamespace: args.AppNamespace,
 		Replicas: args.Replicas, SyncMode: args.SyncMode,

@@ -103,6 +103,9 @@ type Repos struct {
 
 // New creates both repos and commits their first content.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Repos, error) {
+	if args == nil {
+		return nil, fmt.Errorf("repos %s: args are required", name)
+	}
 	data := SeedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName, PullSecret: args.PullSecret}
 	seeds := map[string][]File{}
 	for _, kind := range []string{"source", "gitops"} {

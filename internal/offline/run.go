@@ -52,6 +52,9 @@ type Result struct {
 	// Outputs are the stack's exports, as a StackReference would read them.
 	Outputs  resource.PropertyMap
 	Warnings []string
+	// WarningOn is the URN of the resource a warning is attached to
+	// (pulumi.LogArgs.Resource), for warnings that are.
+	WarningOn map[string]string
 	// ShowSecrets writes the values behind "[secret]": placeholders and the
 	// stack files' plain values only, since a `secure:` value is never
 	// decrypted. The API-server test tier needs them (a cluster Secret's
@@ -112,13 +115,13 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 		return err
 	})
 	if err != nil {
-		return &Result{Stack: stack, Resources: rec.Resources(), Warnings: logs.warnings()}, err
+		return &Result{Stack: stack, Resources: rec.Resources(), Warnings: logs.warnings(), WarningOn: logs.attached()}, err
 	}
 	outputs, err := awaitExports(pctx.Context(), exports)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Stack: stack, Resources: rec.Resources(), Outputs: outputs, Warnings: logs.warnings()}, nil
+	return &Result{Stack: stack, Resources: rec.Resources(), Outputs: outputs, Warnings: logs.warnings(), WarningOn: logs.attached()}, nil
 }
 
 func awaitExports(ctx context.Context, exports map[string]pulumi.Input) (resource.PropertyMap, error) {
@@ -148,6 +151,8 @@ func awaitExports(ctx context.Context, exports map[string]pulumi.Input) (resourc
 type logRecorder struct {
 	mu   sync.Mutex
 	warn []string
+	// on is the URN of the resource each warning is attached to.
+	on map[string]string
 }
 
 func (l *logRecorder) Debug(string, *pulumi.LogArgs) error { return nil }
@@ -156,11 +161,36 @@ func (l *logRecorder) Error(msg string, _ *pulumi.LogArgs) error {
 	return l.Warn("error: "+msg, nil)
 }
 
-func (l *logRecorder) Warn(msg string, _ *pulumi.LogArgs) error {
+func (l *logRecorder) Warn(msg string, args *pulumi.LogArgs) error {
+	urn := ""
+	if args != nil && args.Resource != nil {
+		res, err := internals.UnsafeAwaitOutput(context.Background(), args.Resource.URN())
+		if err != nil {
+			return err
+		}
+		urn = fmt.Sprint(res.Value)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.warn = append(l.warn, msg)
+	if urn != "" {
+		if l.on == nil {
+			l.on = map[string]string{}
+		}
+		l.on[msg] = urn
+	}
 	return nil
+}
+
+// attached returns the URN each warning is attached to, if any.
+func (l *logRecorder) attached() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range l.on {
+		out[k] = v
+	}
+	return out
 }
 
 func (l *logRecorder) warnings() []string {
