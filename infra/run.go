@@ -9,39 +9,11 @@ import (
 	"os"
 	"sort"
 
-	"github.com/gitops-platform/gitops-platform/components/appsets"
-	"github.com/gitops-platform/gitops-platform/components/argocd"
-	"github.com/gitops-platform/gitops-platform/components/ciidentity"
 	"github.com/gitops-platform/gitops-platform/components/clusters"
-	"github.com/gitops-platform/gitops-platform/components/image"
 	"github.com/gitops-platform/gitops-platform/components/monitoring"
 	"github.com/gitops-platform/gitops-platform/components/pullsecret"
-	"github.com/gitops-platform/gitops-platform/components/registry"
 	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// Stack outputs. The hub's are what the other stacks read through their
-// StackReference; renaming one breaks stacks that already run.
-const (
-	OutputKubeContext     = "kubeContext"
-	OutputArgoCDNamespace = "argocdNamespace"
-	OutputGitHubOwner     = "githubOwner"
-	OutputSourceRepo      = "sourceRepo"
-	OutputGitopsRepo      = "gitopsRepo"
-	OutputImageRepository = "imageRepository"
-	OutputRepositoryARN   = "repositoryArn"
-	OutputRegistryID      = "registryId"
-	OutputAWSRegion       = "awsRegion"
-	OutputCIRoleARN       = "ciRoleArn"
-	OutputImageTag        = "imageTag"
-	OutputEnvironment     = "environment"
-	OutputClusterSecret   = "clusterSecret"
-	OutputAppNamespace    = "appNamespace"
-	OutputOverlayPath     = "overlayPath"
-	OutputGrafanaURL      = "grafanaUrl"
-	OutputPrometheusURL   = "prometheusUrl"
-	OutputGrafanaPassword = "grafanaPassword"
 )
 
 // Run is the Pulumi program: pulumi.Run(infra.Run).
@@ -105,23 +77,9 @@ func rawConfig(ctx *pulumi.Context) Raw {
 	return raw
 }
 
-// hubRefs is what every stack needs from the hub, whether it is the hub or
-// reads the hub through a StackReference.
-type hubRefs struct {
-	provider        pulumi.ProviderResource
-	github          pulumi.ProviderResource
-	aws             pulumi.ProviderResource
-	awsRegion       pulumi.StringOutput
-	argocdNamespace pulumi.StringOutput
-	gitopsRepo      pulumi.StringOutput
-	imageRepository pulumi.StringOutput
-	// imageTag is the tag every overlay starts from, until the CI sets one.
-	imageTag      pulumi.StringOutput
-	repositoryARN pulumi.StringOutput
-	// repos are the hub's repos; nil on other stacks.
-	repos *repos.Repos
-}
-
+// deploy brings this stack's cluster into the platform: its monitoring,
+// then the hub (made here, or read from the hub's stack), then the
+// environment's own part.
 func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	envProvider, err := newKubeProvider(ctx, cfg.Environment, pulumi.String(cfg.KubeContext), cfg.Kubeconfig)
 	if err != nil {
@@ -140,7 +98,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		Values:       monitoring.ValuesOptions{Retention: cfg.PrometheusRetention, StorageSize: cfg.PrometheusStorageSize},
 		Hub:          cfg.Hub,
 		Environment:  cfg.Environment,
-		Slack:        stackSlack(cfg),
+		Slack:        cfg.slack().alerts(),
 	}, pulumi.Providers(envProvider))
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)
@@ -158,7 +116,13 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return err
 	}
+	return deployEnvironment(ctx, cfg, access, envProvider, mon, hub)
+}
 
+// deployEnvironment registers this stack's cluster with the hub, once its
+// pull credential and the monitoring CRDs exist, and commits its overlay.
+func deployEnvironment(ctx *pulumi.Context, cfg *Config, access *ClusterAccess, envProvider pulumi.ProviderResource,
+	mon *monitoring.Monitoring, hub *hubRefs) error {
 	cluster, err := clusters.New(ctx, cfg.Environment, &clusters.Args{
 		Environment:     cfg.Environment,
 		SyncMode:        string(cfg.SyncMode),
@@ -173,7 +137,6 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
-
 	pull, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
 		Environment:   cfg.Environment,
 		AppName:       cfg.AppName,
@@ -192,7 +155,20 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	if err := cluster.Register(ctx, mon.Release, pull.FirstRefresh); err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
+	overlay, err := commitOverlay(ctx, cfg, hub)
+	if err != nil {
+		return err
+	}
+	ctx.Export(OutputEnvironment, pulumi.String(cfg.Environment))
+	ctx.Export(OutputAppNamespace, cluster.AppNamespace)
+	ctx.Export(OutputClusterSecret, cluster.ClusterSecret)
+	ctx.Export(OutputOverlayPath, overlay.Path)
+	return nil
+}
 
+// commitOverlay commits this environment's overlay to the gitops repo and,
+// on the hub, the CI workflow after it.
+func commitOverlay(ctx *pulumi.Context, cfg *Config, hub *hubRefs) (*repos.Overlay, error) {
 	overlay, err := repos.NewOverlay(ctx, cfg.Environment+"-overlay", &repos.OverlayArgs{
 		GitopsRepo:      hub.gitopsRepo,
 		ImageRepository: hub.imageRepository,
@@ -204,7 +180,7 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		SyncMode:        string(cfg.SyncMode),
 	}, pulumi.Providers(hub.github))
 	if err != nil {
-		return fmt.Errorf("overlay %s: %w", cfg.Environment, err)
+		return nil, fmt.Errorf("overlay %s: %w", cfg.Environment, err)
 	}
 	if cfg.Hub {
 		// Last: every push to main runs the workflow, which reads the
@@ -212,265 +188,8 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 		if _, err := repos.NewWorkflow(ctx, "ci-workflow", &repos.WorkflowArgs{
 			Repos: hub.repos, After: []pulumi.Resource{overlay},
 		}, pulumi.Providers(hub.github)); err != nil {
-			return fmt.Errorf("ci workflow: %w", err)
+			return nil, fmt.Errorf("ci workflow: %w", err)
 		}
 	}
-
-	ctx.Export(OutputEnvironment, pulumi.String(cfg.Environment))
-	ctx.Export(OutputAppNamespace, cluster.AppNamespace)
-	ctx.Export(OutputClusterSecret, cluster.ClusterSecret)
-	ctx.Export(OutputOverlayPath, overlay.Path)
-	return nil
-}
-
-// deployHub creates what all environments share, on the hub.
-func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*hubRefs, error) {
-	aws, err := newAWSProvider(ctx, "aws", pulumi.String(cfg.AWSRegion))
-	if err != nil {
-		return nil, err
-	}
-	reg, err := registry.New(ctx, cfg.AppName, &registry.Args{
-		Name:        cfg.AppName,
-		KeepImages:  cfg.RegistryKeepImages,
-		ForceDelete: cfg.RegistryForceDelete,
-		Protect:     cfg.RegistryProtect,
-	}, pulumi.Providers(aws))
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	ci, err := ciidentity.New(ctx, "ci", &ciidentity.Args{
-		Owner:               cfg.GitHubOwner,
-		SourceRepo:          cfg.SourceRepo,
-		Environment:         repos.ReleaseEnvironment, // the release job's, which holds the write key
-		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
-		RepositoryARN:       reg.ARN,
-	}, pulumi.Providers(aws))
-	if err != nil {
-		return nil, fmt.Errorf("ci identity: %w", err)
-	}
-
-	github, err := newGitHubProvider(ctx, pulumi.String(cfg.GitHubOwner))
-	if err != nil {
-		return nil, err
-	}
-	rp, err := repos.New(ctx, "repos", &repos.Args{
-		Owner:      cfg.GitHubOwner,
-		SourceRepo: cfg.SourceRepo,
-		GitopsRepo: cfg.GitopsRepo,
-		AppName:    cfg.AppName,
-		PullSecret: pullsecret.SecretName,
-		CI: repos.CIVariables{
-			AWSRegion:       cfg.AWSRegion,
-			RoleARN:         ci.RoleARN,
-			ImageRepository: reg.RepositoryURL,
-		},
-		ArgoCDURL:       cfg.ArgoCDURL,
-		Public:          cfg.PublicRepos,
-		DeleteOnDestroy: cfg.ReposOnDestroy == ReposDelete,
-	}, pulumi.Providers(github))
-	if err != nil {
-		return nil, fmt.Errorf("repos: %w", err)
-	}
-
-	tag := pulumi.String(cfg.BootstrapImageTag).ToStringOutput()
-	if cfg.BootstrapImage {
-		img, err := image.New(ctx, cfg.AppName+"-bootstrap", &image.Args{
-			Files:         rp.SourceFiles,
-			RepositoryURL: reg.RepositoryURL,
-			RegistryID:    reg.RegistryID,
-		}, pulumi.Providers(aws))
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap image: %w", err)
-		}
-		// The digest ties the tag to a pushed image: overlays wait for the push.
-		tag = img.RepoDigest.ApplyT(func(string) string { return img.Tag }).(pulumi.StringOutput)
-	} else {
-		ctx.Log.Warn(fmt.Sprintf("bootstrapImage is off: no image is built; the environments start from %s:%s, "+
-			"which must exist in the repository", cfg.AppName, cfg.BootstrapImageTag), nil)
-	}
-
-	argo, err := deployArgoCD(ctx, cfg, rp, hubProvider, mon)
-	if err != nil {
-		return nil, err
-	}
-
-	owner := pulumi.String(cfg.GitHubOwner).ToStringOutput()
-	ctx.Export(OutputKubeContext, pulumi.String(cfg.KubeContext))
-	ctx.Export(OutputArgoCDNamespace, argo.Namespace)
-	ctx.Export(OutputGitHubOwner, owner)
-	ctx.Export(OutputSourceRepo, rp.SourceRepo)
-	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
-	ctx.Export(OutputImageRepository, reg.RepositoryURL)
-	ctx.Export(OutputRepositoryARN, reg.ARN)
-	ctx.Export(OutputRegistryID, reg.RegistryID)
-	ctx.Export(OutputAWSRegion, pulumi.String(cfg.AWSRegion))
-	ctx.Export(OutputCIRoleARN, ci.RoleARN)
-	ctx.Export(OutputImageTag, tag)
-	return &hubRefs{
-		provider:        hubProvider,
-		github:          github,
-		aws:             aws,
-		awsRegion:       pulumi.String(cfg.AWSRegion).ToStringOutput(),
-		imageTag:        tag,
-		repositoryARN:   reg.ARN,
-		argocdNamespace: argo.Namespace,
-		gitopsRepo:      rp.GitopsRepo,
-		imageRepository: reg.RepositoryURL,
-		repos:           rp,
-	}, nil
-}
-
-// deployArgoCD installs Argo CD on the hub with its project, notifications
-// and the two ApplicationSets.
-func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*argocd.ArgoCD, error) {
-	notify, slackKey, slackCredential := slackSettings(cfg)
-	// One AppProject per app, named after it; the ApplicationSets name it as is.
-	project := cfg.AppName
-	notifications, err := argocd.NotificationsConfig(notify)
-	if err != nil {
-		return nil, err
-	}
-	sso, rbac, ssoSecret := argoCDAccess(cfg, project, cfg.AppName)
-	argo, err := argocd.New(ctx, "argocd", &argocd.Args{
-		Namespace:    cfg.ArgoCDNamespace,
-		ChartVersion: cfg.ArgoCDChartVersion,
-		Chart:        cfg.ArgoCDChart.Source(),
-		Values: argocd.ValuesOptions{
-			Insecure:      cfg.LocalLab,
-			AdminEnabled:  cfg.ArgoCDAdminEnabled,
-			HA:            cfg.ArgoCDHA,
-			Metrics:       true, // the hub's monitoring scrapes Argo CD for the delivery dashboard and alerts
-			ArgoCDURL:     cfg.ArgoCDURL,
-			Notifications: notifications,
-			SSO:           sso,
-			RBAC:          rbac,
-		},
-		SSOClientSecret: ssoSecret,
-		Project:         project,
-		AppNamespace:    cfg.AppNamespace,
-		GitopsRepoURL:   rp.GitopsSSHURL,
-		DeployKey:       rp.ArgoCDDeployKey,
-		WebhookSecret:   rp.WebhookSecret,
-		SlackSecretKey:  slackKey,
-		SlackCredential: slackCredential,
-		After:           []pulumi.Resource{mon.Release},
-	}, pulumi.Providers(hubProvider))
-	if err != nil {
-		return nil, fmt.Errorf("argocd: %w", err)
-	}
-
-	autoSubs, err := argocd.Subscriptions(notify, false)
-	if err != nil {
-		return nil, err
-	}
-	manualSubs, err := argocd.Subscriptions(notify, true)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := appsets.New(ctx, "appsets", &appsets.Args{
-		Namespace:         cfg.ArgoCDNamespace,
-		Project:           project,
-		AppName:           cfg.AppName,
-		AppNamespace:      cfg.AppNamespace,
-		RepoURL:           rp.GitopsSSHURL,
-		AutoAnnotations:   autoSubs,
-		ManualAnnotations: manualSubs,
-		ArgoCD:            argo,
-	}, pulumi.Providers(hubProvider)); err != nil {
-		return nil, fmt.Errorf("applicationsets: %w", err)
-	}
-
-	return argo, nil
-}
-
-// slackSettings chooses the notification service and the credential that
-// argocd-notifications-secret holds; without a credential, notifications
-// are off (the argocd component warns).
-func slackSettings(cfg *Config) (argocd.NotificationsOptions, string, pulumi.StringInput) {
-	notify := argocd.NotificationsOptions{Channel: cfg.SlackChannel, ArgoCDURL: cfg.ArgoCDURL, ProdDeployers: cfg.Access.ProdDeployers}
-	if !cfg.SlackConfigured() {
-		return notify, "", nil
-	}
-	notify.Method = string(cfg.SlackMethod)
-	key := argocd.SecretKeySlackToken
-	if cfg.SlackMethod == SlackWebhook {
-		key = argocd.SecretKeySlackWebhook
-	}
-	return notify, key, secretInput(slackCredential(cfg))
-}
-
-// stackSlack is this stack's Slack method, channel and credential for
-// Alertmanager; the method is empty when no credential is set.
-func stackSlack(cfg *Config) monitoring.SlackArgs {
-	s := monitoring.SlackArgs{Channel: cfg.SlackChannel}
-	if !cfg.SlackConfigured() {
-		return s
-	}
-	s.Method = string(cfg.SlackMethod)
-	s.Credential = secretInput(slackCredential(cfg))
-	return s
-}
-
-// slackCredential is the bot token or the webhook URL, as slackMethod says.
-func slackCredential(cfg *Config) Secret {
-	if cfg.SlackMethod == SlackWebhook {
-		return cfg.SlackWebhookURL
-	}
-	return cfg.SlackToken
-}
-
-// secretInput hands a secret config value to a resource, as a Pulumi secret.
-func secretInput(s Secret) pulumi.StringInput {
-	return pulumi.ToSecret(pulumi.String(s.Reveal())).(pulumi.StringOutput)
-}
-
-// hubOutput reads one of the hub's string outputs. A required one that is
-// missing or empty means the hub has not been brought up (with this version
-// of the program); an optional one reads as empty, so a hub updated by an
-// older version does not stop the other stacks.
-func hubOutput(ref *pulumi.StackReference, hubStack, name string, optional bool) pulumi.StringOutput {
-	return ref.GetOutput(pulumi.String(name)).ApplyT(func(v any) (string, error) {
-		if v == nil && optional {
-			return "", nil
-		}
-		s, _ := v.(string)
-		if v == nil || (s == "" && !optional) {
-			return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: stacks)", hubStack, name)
-		}
-		if _, ok := v.(string); !ok {
-			return "", fmt.Errorf("hub stack %q: output %q is a %T, not a string", hubStack, name, v)
-		}
-		return s, nil
-	}).(pulumi.StringOutput)
-}
-
-// referenceHub reads the hub's outputs and targets the hub's cluster, where
-// this environment's cluster Secret goes.
-func referenceHub(ctx *pulumi.Context, cfg *Config, ref *pulumi.StackReference) (*hubRefs, error) {
-	out := func(name string) pulumi.StringOutput { return hubOutput(ref, cfg.HubStack, name, false) }
-	provider, err := newKubeProvider(ctx, "hub", out(OutputKubeContext), cfg.Kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	github, err := newGitHubProvider(ctx, out(OutputGitHubOwner))
-	if err != nil {
-		return nil, err
-	}
-	region := out(OutputAWSRegion)
-	// Only the ECR pull credential needs AWS here.
-	aws, err := newAWSProvider(ctx, "aws", region)
-	if err != nil {
-		return nil, err
-	}
-	return &hubRefs{
-		provider:        provider,
-		github:          github,
-		aws:             aws,
-		awsRegion:       region,
-		imageTag:        out(OutputImageTag),
-		repositoryARN:   out(OutputRepositoryARN),
-		argocdNamespace: out(OutputArgoCDNamespace),
-		gitopsRepo:      out(OutputGitopsRepo),
-		imageRepository: out(OutputImageRepository),
-	}, nil
+	return overlay, nil
 }

@@ -273,11 +273,3 @@ func (p *parser) validateSlack(c *Config) {
 		p.add(KeySlackMethod, string(c.SlackMethod), fmt.Sprintf("expected %s (bot token) or %s (incoming webhook)", SlackBot, SlackWebhook))
 	}
 }
-
-// SlackConfigured reports whether notifications have a credential to send with.
-func (c *Config) SlackConfigured() bool {
-	if c.SlackMethod == SlackWebhook {
-		return c.SlackWebhookURL.IsSet()
-	}
-	return c.SlackToken.IsSet()
-}

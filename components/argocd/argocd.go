@@ -118,7 +118,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	namespace := ns.Metadata.Name().Elem()
 
 	notifArgs := &corev1.SecretArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(NotificationsSecret), Namespace: namespace, Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(notificationsSecret), Namespace: namespace, Labels: labels},
 		Type:     pulumi.String("Opaque"),
 	}
 	if args.SlackSecretKey != "" {

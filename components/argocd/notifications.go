@@ -14,23 +14,17 @@ import (
 //go:embed notifications/events.yaml
 var eventsYAML []byte
 
-// Slack delivery methods.
-const (
-	SlackBot     = platform.SlackBot
-	SlackWebhook = platform.SlackWebhook
-)
-
 // Notification services, as subscriptions name them.
 const (
-	ServiceSlack        = "slack"
-	ServiceSlackWebhook = "slack-webhook"
+	serviceSlack        = "slack"
+	serviceSlackWebhook = "slack-webhook"
 )
 
 // Keys of argocd-notifications-secret that the service config refers to.
 const (
 	SecretKeySlackToken   = "slack-token"
 	SecretKeySlackWebhook = "slack-webhook-url"
-	NotificationsSecret   = "argocd-notifications-secret"
+	notificationsSecret   = "argocd-notifications-secret"
 )
 
 type event struct {
@@ -68,10 +62,10 @@ type NotificationsOptions struct {
 // Service is the notification service subscriptions name, "" when off.
 func (o NotificationsOptions) Service() string {
 	switch o.Method {
-	case SlackBot:
-		return ServiceSlack
-	case SlackWebhook:
-		return ServiceSlackWebhook
+	case platform.SlackBot:
+		return serviceSlack
+	case platform.SlackWebhook:
+		return serviceSlackWebhook
 	}
 	return ""
 }
@@ -118,10 +112,10 @@ func NotificationsConfig(o NotificationsOptions) (map[string]string, error) {
 	}
 	data := map[string]string{}
 	switch o.Method {
-	case SlackBot:
+	case platform.SlackBot:
 		data["service.slack"] = "token: $" + SecretKeySlackToken + "\nusername: Argo CD\n"
-	case SlackWebhook:
-		data["service.webhook."+ServiceSlackWebhook] = "url: $" + SecretKeySlackWebhook +
+	case platform.SlackWebhook:
+		data["service.webhook."+serviceSlackWebhook] = "url: $" + SecretKeySlackWebhook +
 			"\nheaders:\n  - name: Content-Type\n    value: application/json\n"
 	case "":
 	default:
@@ -165,18 +159,18 @@ func eventTemplate(ev event, method, link string) (string, error) {
 	}
 	t := template{Message: message}
 	switch method {
-	case SlackBot:
+	case platform.SlackBot:
 		att, err := marshalJSON([]slackAttachment{{Color: ev.Color, Title: "{{.app.metadata.name}}", TitleLink: link, Text: ev.Text}})
 		if err != nil {
 			return "", err
 		}
 		t.Slack = &slackTemplate{Attachments: att}
-	case SlackWebhook:
+	case platform.SlackWebhook:
 		body, err := marshalJSON(map[string]string{"text": message})
 		if err != nil {
 			return "", err
 		}
-		t.Webhook = map[string]webhookTemplate{ServiceSlackWebhook: {Method: "POST", Body: body}}
+		t.Webhook = map[string]webhookTemplate{serviceSlackWebhook: {Method: "POST", Body: body}}
 	}
 	return marshalYAML(t)
 }
@@ -194,7 +188,7 @@ func Subscriptions(o NotificationsOptions, manual bool) (map[string]string, erro
 		return nil, err
 	}
 	recipient := o.Channel
-	if o.Method == SlackWebhook {
+	if o.Method == platform.SlackWebhook {
 		recipient = "" // the webhook URL fixes the channel
 	}
 	out := map[string]string{}

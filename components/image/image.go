@@ -24,8 +24,8 @@ const TypeToken = "gitops-platform:image:BootstrapImage"
 // project (git-ignored).
 const ContextRoot = ".bootstrap-image"
 
-// Platform of the image: what minikube and most clusters run.
-const Platform = "linux/amd64"
+// platformLinuxAMD64 is the image's platform: what minikube and most clusters run.
+const platformLinuxAMD64 = "linux/amd64"
 
 // Args configure the first image.
 type Args struct {
@@ -91,7 +91,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Build: &docker.DockerBuildArgs{
 			Context:    pulumi.String(dir),
 			Dockerfile: pulumi.String(filepath.Join(dir, "Dockerfile")),
-			Platform:   pulumi.String(Platform),
+			Platform:   pulumi.String(platformLinuxAMD64),
 		},
 		Registry: &docker.RegistryArgs{
 			Server:   args.RepositoryURL,

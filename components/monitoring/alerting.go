@@ -7,10 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Slack delivery methods, as the project's slackMethod key names them.
 const (
-	SlackBot     = platform.SlackBot
-	SlackWebhook = platform.SlackWebhook
 	// slackPostMessage is the Web API method a bot token posts with; Slack
 	// accepts Alertmanager's incoming-webhook body there when it names a channel.
 	slackPostMessage = "https://slack.com/api/chat.postMessage"
@@ -69,13 +66,13 @@ func AlertmanagerConfig(a Alerting, credential string) (string, error) {
 			Text:         "{{ range .Alerts }}• {{ .Annotations.summary }}\n{{ end }}",
 		}
 		switch a.Method {
-		case SlackBot:
+		case platform.SlackBot:
 			slack.APIURL = slackPostMessage
 			slack.HTTPConfig = &amHTTPConfig{Authorization: amAuthorization{Type: "Bearer", Credentials: credential}}
-		case SlackWebhook:
+		case platform.SlackWebhook:
 			slack.APIURL = credential
 		default:
-			return "", fmt.Errorf("alertmanager: unknown slack method %q (want %s or %s)", a.Method, SlackBot, SlackWebhook)
+			return "", fmt.Errorf("alertmanager: unknown slack method %q (want %s or %s)", a.Method, platform.SlackBot, platform.SlackWebhook)
 		}
 		receivers = append(receivers, amReceiver{Name: receiverSlack, SlackConfigs: []amSlack{slack}})
 		route.Routes = append(route.Routes,

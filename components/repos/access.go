@@ -10,13 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// keyPair is a deploy key made by the program.
-type keyPair struct {
-	key *tls.PrivateKey
-}
-
 // deployKey makes an ED25519 key pair and installs its public half on repo.
-func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pulumi.StringInput, title string, readOnly bool) (*keyPair, error) {
+func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pulumi.StringInput, title string, readOnly bool) (*tls.PrivateKey, error) {
 	key, err := tls.NewPrivateKey(ctx, name, &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, pulumi.Parent(parent))
 	if err != nil {
 		return nil, fmt.Errorf("deploy key %s: %w", title, err)
@@ -29,7 +24,7 @@ func deployKey(ctx *pulumi.Context, parent pulumi.Resource, name string, repo pu
 	}, pulumi.Parent(parent)); err != nil {
 		return nil, fmt.Errorf("deploy key %s: %w", title, err)
 	}
-	return &keyPair{key: key}, nil
+	return key, nil
 }
 
 // environment is a GitHub environment of the source repo and the rule that
@@ -74,7 +69,7 @@ func releaseEnvironment(ctx *pulumi.Context, parent pulumi.Resource, name string
 // as the token's user (overlays, the workflow, deletions on destroy).
 func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, gitops pulumi.StringInput, after []pulumi.Resource) error {
 	admins := github.RepositoryRulesetBypassActorArgs{
-		ActorId: pulumi.Int(RepositoryAdminRoleID), ActorType: pulumi.String("RepositoryRole"), BypassMode: pulumi.String("always"),
+		ActorId: pulumi.Int(repositoryAdminRoleID), ActorType: pulumi.String("RepositoryRole"), BypassMode: pulumi.String("always"),
 	}
 	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn(after)}
 	mainBranch := &github.RepositoryRulesetConditionsArgs{
@@ -125,7 +120,7 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 					// Only GitHub Actions may report the check: anyone who can
 					// write could post a commit status named "test".
 					github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{
-						Context: pulumi.String(TestCheck), IntegrationId: pulumi.Int(GitHubActionsIntegrationID),
+						Context: pulumi.String(TestCheck), IntegrationId: pulumi.Int(gitHubActionsIntegrationID),
 					},
 				},
 			},
@@ -137,7 +132,7 @@ func protect(ctx *pulumi.Context, parent pulumi.Resource, name string, source, g
 }
 
 // WebhookPath is Argo CD's endpoint for Git webhooks.
-const WebhookPath = "/api/webhook"
+const webhookPath = "/api/webhook"
 
 // webhook tells Argo CD about every push to the gitops repo, signed with a
 // generated secret that Argo CD checks.
@@ -156,7 +151,7 @@ func webhook(ctx *pulumi.Context, parent pulumi.Resource, name string, gitops pu
 		Events:     pulumi.ToStringArray([]string{"push"}),
 		Active:     pulumi.Bool(true),
 		Configuration: &github.RepositoryWebhookConfigurationArgs{
-			Url:         pulumi.String(strings.TrimSuffix(argocdURL, "/") + WebhookPath),
+			Url:         pulumi.String(strings.TrimSuffix(argocdURL, "/") + webhookPath),
 			ContentType: pulumi.String("json"),
 			Secret:      result,
 			InsecureSsl: pulumi.Bool(false),

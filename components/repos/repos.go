@@ -27,7 +27,7 @@ const WorkflowPath = ".github/workflows/ci.yaml"
 // belongs to a repository admin, and its commits (seed files, overlays,
 // their deletion on destroy) go through the contents API, which a ruleset
 // would otherwise refuse.
-const RepositoryAdminRoleID = 5
+const repositoryAdminRoleID = 5
 
 // Args configure the repos.
 type Args struct {
@@ -58,11 +58,11 @@ type CIVariables struct {
 // Names the workflow reads (see templates/source/github/workflows/ci.yaml.tmpl).
 const (
 	SecretGitopsDeployKey = "GITOPS_DEPLOY_KEY"
-	VarAWSRegion          = "AWS_REGION"
-	VarAWSRoleARN         = "AWS_ROLE_ARN"
-	VarECRRepository      = "ECR_REPOSITORY"
-	VarGitopsRepo         = "GITOPS_REPO"
-	VarAppName            = "APP_NAME"
+	varAWSRegion          = "AWS_REGION"
+	varAWSRoleARN         = "AWS_ROLE_ARN"
+	varECRRepository      = "ECR_REPOSITORY"
+	varGitopsRepo         = "GITOPS_REPO"
+	varAppName            = "APP_NAME"
 	// ReleaseEnvironment is the source repo's GitHub environment that holds
 	// the write key; only main may deploy to it, and the CI's AWS role
 	// trusts only jobs that run in it.
@@ -71,7 +71,7 @@ const (
 	TestCheck = "test"
 	// GitHubActionsIntegrationID is GitHub Actions' app id: the only
 	// source the required check is taken from.
-	GitHubActionsIntegrationID = 15368
+	gitHubActionsIntegrationID = 15368
 )
 
 // Repos are the source repo (app, Dockerfile, CI) and the gitops repo (what runs).
@@ -172,7 +172,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Repository:  source.Name,
 		Environment: release.environment,
 		SecretName:  pulumi.String(SecretGitopsDeployKey),
-		Value:       pulumi.ToSecret(ciKey.key.PrivateKeyOpenssh).(pulumi.StringOutput),
+		Value:       pulumi.ToSecret(ciKey.PrivateKeyOpenssh).(pulumi.StringOutput),
 	}, pulumi.Parent(r), pulumi.DependsOn([]pulumi.Resource{release.mainOnly}))
 	if err != nil {
 		return nil, fmt.Errorf("release environment secret: %w", err)
@@ -182,11 +182,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		name  string
 		value pulumi.StringInput
 	}{
-		{VarAWSRegion, pulumi.String(args.CI.AWSRegion)},
-		{VarAWSRoleARN, args.CI.RoleARN},
-		{VarECRRepository, args.CI.ImageRepository},
-		{VarGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
-		{VarAppName, pulumi.String(args.AppName)},
+		{varAWSRegion, pulumi.String(args.CI.AWSRegion)},
+		{varAWSRoleARN, args.CI.RoleARN},
+		{varECRRepository, args.CI.ImageRepository},
+		{varGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
+		{varAppName, pulumi.String(args.AppName)},
 	} {
 		variable, err := github.NewActionsVariable(ctx, name+"-var-"+strings.ToLower(strings.ReplaceAll(v.name, "_", "-")), &github.ActionsVariableArgs{
 			Repository:   source.Name,
@@ -216,7 +216,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	r.GitopsRepo = gitops.Name
 	// The same URL GitHub reports as ssh_url, known before the repo exists.
 	r.GitopsSSHURL = pulumi.Sprintf("git@github.com:%s/%s.git", args.Owner, gitops.Name)
-	r.ArgoCDDeployKey = pulumi.ToSecret(argoKey.key.PrivateKeyOpenssh).(pulumi.StringOutput)
+	r.ArgoCDDeployKey = pulumi.ToSecret(argoKey.PrivateKeyOpenssh).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"sourceRepo":      r.SourceRepo,
 		"gitopsRepo":      r.GitopsRepo,
