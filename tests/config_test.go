@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/infra"
 	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -342,4 +343,23 @@ func TestEKSIsRefusedWithTheReason(t *testing.T) {
 	assert.Contains(t, err.Error(), "EKS registration is not supported")
 	assert.Contains(t, err.Error(), "EKS access entry")
 	assert.NotContains(t, err.Error(), "unknown key")
+}
+
+// TestPinnedVersionMeansOneThing checks that the config check and the
+// policy pack agree on what a pinned chart version is: each version is
+// either accepted by both or refused by both.
+func TestPinnedVersionMeansOneThing(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"77.6.0", "9.4.16", "1.2.3-rc.1", "1.2.3+build.5", "v1.2.3", "1.2", "^9.4.0", "~9.4.16", "9.4.x", "latest", "01.2.3", ""} {
+		raw := infra.Raw{Values: map[string]string{}, Secret: map[string]bool{}}
+		for k, val := range hubRaw() {
+			raw.Values[k] = val
+		}
+		raw.Values[key("kubePrometheusStackChartVersion")] = v
+		_, err := infra.Parse(raw)
+		configAccepts := err == nil
+		policyAccepts := len(violations(t, guardrails.Stack{},
+			analyzed("kubernetes:helm.sh/v3:Release", map[string]any{"chart": "kube-prometheus-stack", "version": v}, nil, false))) == 0
+		assert.Equal(t, configAccepts, policyAccepts, "version %q: the config check accepts it: %v, the policy pack: %v", v, configAccepts, policyAccepts)
+	}
 }

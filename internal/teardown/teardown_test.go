@@ -1,4 +1,4 @@
-package tests
+package teardown_test
 
 import (
 	"encoding/json"
