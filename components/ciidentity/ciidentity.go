@@ -15,13 +15,13 @@ const TypeToken = "gitops-platform:ciidentity:CIIdentity"
 
 // GitHub's OIDC issuer and the audience AWS's credential action asks for.
 const (
-	IssuerURL = "https://token.actions.githubusercontent.com"
+	issuerURL = "https://token.actions.githubusercontent.com"
 	issuer    = "token.actions.githubusercontent.com"
-	Audience  = "sts.amazonaws.com"
+	audience  = "sts.amazonaws.com"
 )
 
-// PushActions are exactly what `docker push` to ECR needs on the repository.
-var PushActions = []string{
+// pushActions are exactly what `docker push` to ECR needs on the repository.
+var pushActions = []string{
 	"ecr:BatchCheckLayerAvailability",
 	"ecr:CompleteLayerUpload",
 	"ecr:InitiateLayerUpload",
@@ -59,27 +59,27 @@ func Subject(owner, repo, environment string) string {
 	return fmt.Sprintf("repo:%s/%s:environment:%s", owner, repo, environment)
 }
 
-// TrustPolicy lets GitHub's OIDC tokens for that subject, and no other,
+// trustPolicy lets GitHub's OIDC tokens for that subject, and no other,
 // assume the role.
-func TrustPolicy(providerARN, owner, repo, environment string) policydoc.Document {
+func trustPolicy(providerARN, owner, repo, environment string) policydoc.Document {
 	return policydoc.New(policydoc.Statement{
 		Sid:       "GitHubActionsOneEnvironment",
 		Effect:    "Allow",
 		Principal: map[string]string{"Federated": providerARN},
 		Action:    []string{"sts:AssumeRoleWithWebIdentity"},
 		Condition: map[string]map[string]string{"StringEquals": {
-			issuer + ":aud": Audience,
+			issuer + ":aud": audience,
 			issuer + ":sub": Subject(owner, repo, environment),
 		}},
 	})
 }
 
-// PushPolicy allows logging in to ECR and pushing to one repository.
-func PushPolicy(repositoryARN string) policydoc.Document {
+// pushPolicy allows logging in to ECR and pushing to one repository.
+func pushPolicy(repositoryARN string) policydoc.Document {
 	return policydoc.New(
 		// GetAuthorizationToken has no resource-level permissions.
 		policydoc.Allow("EcrLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}),
-		policydoc.Allow("PushToTheAppRepository", PushActions, []string{repositoryARN}),
+		policydoc.Allow("PushToTheAppRepository", pushActions, []string{repositoryARN}),
 		// A re-run of a release looks its tag up before it pushes (tags are immutable).
 		policydoc.Allow("LookUpTheAppsTags", []string{"ecr:DescribeImages"}, []string{repositoryARN}),
 	)
@@ -100,8 +100,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	providerARN := pulumi.String(args.ExistingProviderARN).ToStringOutput()
 	if args.ExistingProviderARN == "" {
 		p, err := iam.NewOpenIdConnectProvider(ctx, name+"-github-oidc", &iam.OpenIdConnectProviderArgs{
-			Url:           pulumi.String(IssuerURL),
-			ClientIdLists: pulumi.StringArray{pulumi.String(Audience)},
+			Url:           pulumi.String(issuerURL),
+			ClientIdLists: pulumi.StringArray{pulumi.String(audience)},
 		}, pulumi.Parent(c))
 		if err != nil {
 			return nil, fmt.Errorf("github oidc provider: %w", err)
@@ -109,7 +109,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		providerARN = p.Arn
 	}
 	trust := providerARN.ApplyT(func(arn string) (string, error) {
-		return TrustPolicy(arn, args.Owner, args.SourceRepo, args.Environment).JSON()
+		return trustPolicy(arn, args.Owner, args.SourceRepo, args.Environment).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
 		Description:        pulumi.String(fmt.Sprintf("GitHub Actions of %s/%s (environment %s) pushing images", args.Owner, args.SourceRepo, args.Environment)),
@@ -120,7 +120,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("ci role: %w", err)
 	}
 	push := args.RepositoryARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
-		return PushPolicy(arn).JSON()
+		return pushPolicy(arn).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-push", &iam.RolePolicyArgs{
 		Role:   role.Name,

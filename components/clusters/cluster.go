@@ -71,7 +71,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:   pulumi.String(args.AppNamespace),
-			Labels: pulumi.ToStringMap(NamespaceLabels(args.Environment)),
+			Labels: pulumi.ToStringMap(namespaceLabels(args.Environment)),
 		},
 	}, pulumi.Parent(c), env)
 	if err != nil {
@@ -85,7 +85,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	tls := TLSClientConfig{Insecure: args.Insecure, CAData: args.CAData}
 	c.config = m.token.ApplyT(func(token string) (string, error) {
-		return ConfigJSON(ClusterConfig{BearerToken: token, TLSClientConfig: tls})
+		return configJSON(clusterConfig{BearerToken: token, TLSClientConfig: tls})
 	}).(pulumi.StringOutput)
 	c.AppNamespace = appNamespace
 	c.namespace, c.binding = ns, m.binding

@@ -11,9 +11,9 @@ import (
 // clusterSecretPrefix names each cluster Secret, cluster-<env>.
 const clusterSecretPrefix = "cluster-"
 
-// ClusterConfig is the `config` field of an Argo CD cluster Secret
+// clusterConfig is the `config` field of an Argo CD cluster Secret
 // (argo-cd's v1alpha1.ClusterConfig, the fields this platform uses).
-type ClusterConfig struct {
+type clusterConfig struct {
 	BearerToken     string          `json:"bearerToken"`
 	TLSClientConfig TLSClientConfig `json:"tlsClientConfig"`
 }
@@ -27,8 +27,8 @@ type TLSClientConfig struct {
 	CAData string `json:"caData,omitempty"`
 }
 
-// ConfigJSON renders the cluster Secret's config.
-func ConfigJSON(c ClusterConfig) (string, error) {
+// configJSON renders the cluster Secret's config.
+func configJSON(c clusterConfig) (string, error) {
 	if c.BearerToken == "" {
 		return "", fmt.Errorf("cluster config: no bearer token")
 	}
@@ -67,11 +67,11 @@ func Data(env, server, appNamespace string) map[string]string {
 	}
 }
 
-// NamespaceLabels are the app namespace's labels: who manages it, its
+// namespaceLabels are the app namespace's labels: who manages it, its
 // environment, and the restricted Pod Security level, enforced, so that no
 // commit to the gitops repo can run a privileged Pod, share the host's
 // namespaces or mount its filesystem.
-func NamespaceLabels(env string) map[string]string {
+func namespaceLabels(env string) map[string]string {
 	labels := podsecurity.Restricted()
 	labels[platform.LabelManagedBy] = platform.ManagedByPulumi
 	labels[platform.LabelEnv] = env

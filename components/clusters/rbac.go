@@ -11,8 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// ManagerName names Argo CD's identity in each cluster, as `argocd cluster add` does.
-const ManagerName = "argocd-manager"
+// managerName names Argo CD's identity in each cluster, as `argocd cluster add` does.
+const managerName = "argocd-manager"
 
 // managerNamespace holds the identity, outside the app's namespace so that
 // deleting the app cannot delete Argo CD's access.
@@ -26,13 +26,13 @@ type Rule struct {
 	Verbs         []string
 }
 
-// NamespaceRules is what Argo CD may do in the app's namespace: manage the
+// namespaceRules is what Argo CD may do in the app's namespace: manage the
 // kinds an app is made of, and nothing that grants rights (no Role or
 // RoleBinding) or changes the namespace's limits. It is all Argo CD may do
 // in the cluster: registered with `clusterResources: false` and
 // `resource.respectRBAC`, its controller watches nothing else, and the
 // AppProject allows no cluster-scoped kind and denies RBAC kinds too.
-func NamespaceRules() []Rule {
+func namespaceRules() []Rule {
 	all := []string{"*"}
 	return []Rule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "events", "persistentvolumeclaims", "pods",
@@ -75,33 +75,33 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNam
 	opts = append(opts, pulumi.Parent(parent))
 	labels := pulumi.StringMap{platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)}
 	sa, err := corev1.NewServiceAccount(ctx, name+"-manager", &corev1.ServiceAccountArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: pulumi.String(managerNamespace), Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(managerName), Namespace: pulumi.String(managerNamespace), Labels: labels},
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s service account: %w", ManagerName, err)
+		return nil, fmt.Errorf("%s service account: %w", managerName, err)
 	}
 	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
 		Kind: pulumi.String("ServiceAccount"), Name: sa.Metadata.Name().Elem(), Namespace: sa.Metadata.Namespace().Elem(),
 	}}
 	role, err := rbacv1.NewRole(ctx, name+"-manager-app", &rbacv1.RoleArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: appNamespace, Labels: labels},
-		Rules:    policyRules(NamespaceRules()),
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(managerName), Namespace: appNamespace, Labels: labels},
+		Rules:    policyRules(namespaceRules()),
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s role: %w", ManagerName, err)
+		return nil, fmt.Errorf("%s role: %w", managerName, err)
 	}
 	binding, err := rbacv1.NewRoleBinding(ctx, name+"-manager-app", &rbacv1.RoleBindingArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ManagerName), Namespace: role.Metadata.Namespace().Elem(), Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(managerName), Namespace: role.Metadata.Namespace().Elem(), Labels: labels},
 		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
 		Subjects: subjects,
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s role binding: %w", ManagerName, err)
+		return nil, fmt.Errorf("%s role binding: %w", managerName, err)
 	}
 	// A long-lived token: Kubernetes fills it in, and the provider waits for it.
 	tokenSecret, err := corev1.NewSecret(ctx, name+"-manager-token", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:        pulumi.String(ManagerName + "-token"),
+			Name:        pulumi.String(managerName + "-token"),
 			Namespace:   sa.Metadata.Namespace().Elem(),
 			Labels:      labels,
 			Annotations: pulumi.StringMap{"kubernetes.io/service-account.name": sa.Metadata.Name().Elem()},
@@ -109,7 +109,7 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNam
 		Type: pulumi.String("kubernetes.io/service-account-token"),
 	}, append(opts, pulumi.AdditionalSecretOutputs([]string{"data"}))...)
 	if err != nil {
-		return nil, fmt.Errorf("%s token: %w", ManagerName, err)
+		return nil, fmt.Errorf("%s token: %w", managerName, err)
 	}
 	token := tokenSecret.Data.ApplyT(func(data map[string]string) (string, error) {
 		return decodeKey(data, "token")
@@ -121,11 +121,11 @@ func newManager(ctx *pulumi.Context, parent pulumi.Resource, name string, appNam
 func decodeKey(data map[string]string, key string) (string, error) {
 	v, ok := data[key]
 	if !ok || v == "" {
-		return "", fmt.Errorf("%s-token has no %s yet: run `pulumi up` again once Kubernetes has filled it in", ManagerName, key)
+		return "", fmt.Errorf("%s-token has no %s yet: run `pulumi up` again once Kubernetes has filled it in", managerName, key)
 	}
 	b, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
-		return "", fmt.Errorf("%s-token: %s is not base64: %w", ManagerName, key, err)
+		return "", fmt.Errorf("%s-token: %s is not base64: %w", managerName, key, err)
 	}
 	return string(b), nil
 }

@@ -46,19 +46,19 @@ const (
 	KubectlImage = "registry.k8s.io/kubectl:v1.33.0"
 )
 
-// PullActions are what pulling an image from ECR needs on the repository.
-var PullActions = []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+// pullActions are what pulling an image from ECR needs on the repository.
+var pullActions = []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
 
-// PullPolicy allows logging in to ECR and reading one repository.
-func PullPolicy(repositoryARN string) policydoc.Document {
+// pullPolicy allows logging in to ECR and reading one repository.
+func pullPolicy(repositoryARN string) policydoc.Document {
 	return policydoc.New(
 		policydoc.Allow("EcrLogin", []string{"ecr:GetAuthorizationToken"}, []string{"*"}),
-		policydoc.Allow("PullTheAppRepository", PullActions, []string{repositoryARN}),
+		policydoc.Allow("PullTheAppRepository", pullActions, []string{repositoryARN}),
 	)
 }
 
-// RegistryHost is the registry part of a repository URL.
-func RegistryHost(repositoryURL string) string {
+// registryHost is the registry part of a repository URL.
+func registryHost(repositoryURL string) string {
 	host, _, _ := strings.Cut(repositoryURL, "/")
 	return host
 }
@@ -116,7 +116,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("pull user: %w", err)
 	}
 	policy := args.RepositoryARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
-		return PullPolicy(arn).JSON()
+		return pullPolicy(arn).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewUserPolicy(ctx, name+"-pull", &iam.UserPolicyArgs{User: user.Name, Policy: policy}, aws...); err != nil {
 		return nil, fmt.Errorf("pull policy: %w", err)
@@ -157,7 +157,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			"AWS_ACCESS_KEY_ID":     key.ID().ToStringOutput(),
 			"AWS_SECRET_ACCESS_KEY": pulumi.ToSecret(key.Secret).(pulumi.StringOutput),
 			"AWS_REGION":            args.Region,
-			"ECR_REGISTRY":          args.RepositoryURL.ToStringOutput().ApplyT(RegistryHost).(pulumi.StringOutput),
+			"ECR_REGISTRY":          args.RepositoryURL.ToStringOutput().ApplyT(registryHost).(pulumi.StringOutput),
 			"PULL_SECRET_NAME":      pulumi.String(SecretName),
 		},
 	}, append(kube, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
