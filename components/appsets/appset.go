@@ -8,56 +8,56 @@ import (
 	"sort"
 )
 
-// ApplicationSet is the part of Argo CD's ApplicationSet this platform sets.
-type ApplicationSet struct {
+// applicationSet is the part of Argo CD's applicationSet this platform sets.
+type applicationSet struct {
 	APIVersion string     `json:"apiVersion"`
 	Kind       string     `json:"kind"`
-	Metadata   ObjectMeta `json:"metadata"`
+	Metadata   objectMeta `json:"metadata"`
 	Spec       Spec       `json:"spec"`
 }
 
-// ObjectMeta is a Kubernetes object's name, namespace, labels and annotations.
-type ObjectMeta struct {
+// objectMeta is a Kubernetes object's name, namespace, labels and annotations.
+type objectMeta struct {
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// Spec of an ApplicationSet.
+// Spec of an applicationSet.
 type Spec struct {
 	GoTemplate        bool              `json:"goTemplate"`
 	GoTemplateOptions []string          `json:"goTemplateOptions"`
-	Generators        []Generator       `json:"generators"`
+	Generators        []generator       `json:"generators"`
 	Template          Template          `json:"template"`
-	SyncPolicy        *AppSetSyncPolicy `json:"syncPolicy,omitempty"`
+	SyncPolicy        *appSetSyncPolicy `json:"syncPolicy,omitempty"`
 }
 
-// AppSetSyncPolicy is what the ApplicationSet does to its Applications.
-type AppSetSyncPolicy struct {
-	// PreserveResourcesOnDeletion: deleting the ApplicationSet (or an
+// appSetSyncPolicy is what the applicationSet does to its Applications.
+type appSetSyncPolicy struct {
+	// PreserveResourcesOnDeletion: deleting the applicationSet (or an
 	// Application it generated) leaves the workloads running.
 	PreserveResourcesOnDeletion bool `json:"preserveResourcesOnDeletion"`
 }
 
-// Generator is a cluster generator selecting registered clusters by label.
-type Generator struct {
-	Clusters ClusterGenerator `json:"clusters"`
+// generator is a cluster generator selecting registered clusters by label.
+type generator struct {
+	Clusters clusterGenerator `json:"clusters"`
 }
 
-// ClusterGenerator selects cluster Secrets.
-type ClusterGenerator struct {
-	Selector LabelSelector `json:"selector"`
+// clusterGenerator selects cluster Secrets.
+type clusterGenerator struct {
+	Selector labelSelector `json:"selector"`
 }
 
-// LabelSelector matches labels.
-type LabelSelector struct {
+// labelSelector matches labels.
+type labelSelector struct {
 	MatchLabels      map[string]string `json:"matchLabels"`
-	MatchExpressions []Requirement     `json:"matchExpressions,omitempty"`
+	MatchExpressions []requirement     `json:"matchExpressions,omitempty"`
 }
 
-// Requirement is one label selector expression.
-type Requirement struct {
+// requirement is one label selector expression.
+type requirement struct {
 	Key      string   `json:"key"`
 	Operator string   `json:"operator"`
 	Values   []string `json:"values"`
@@ -65,12 +65,12 @@ type Requirement struct {
 
 // Template is the Application each selected cluster gets.
 type Template struct {
-	Metadata ObjectMeta      `json:"metadata"`
-	Spec     ApplicationSpec `json:"spec"`
+	Metadata objectMeta      `json:"metadata"`
+	Spec     applicationSpec `json:"spec"`
 }
 
-// ApplicationSpec of a templated Application.
-type ApplicationSpec struct {
+// applicationSpec of a templated Application.
+type applicationSpec struct {
 	Project     string      `json:"project"`
 	Source      Source      `json:"source"`
 	Destination Destination `json:"destination"`
@@ -116,8 +116,8 @@ type Backoff struct {
 	MaxDuration string `json:"maxDuration"`
 }
 
-// Options build one ApplicationSet.
-type Options struct {
+// options build one applicationSet.
+type options struct {
 	// Manual selects clusters labelled sync=manual and sets no automated sync.
 	Manual       bool
 	Namespace    string // Argo CD's
@@ -129,32 +129,32 @@ type Options struct {
 	Annotations map[string]string
 }
 
-// Build returns the ApplicationSet for one sync mode. The cluster generator
+// build returns the applicationSet for one sync mode. The cluster generator
 // gives each registered cluster's Secret to the template: .name is the
 // environment, .server its API server.
-func Build(o Options) (ApplicationSet, error) {
+func build(o options) (applicationSet, error) {
 	if o.Project == "" || o.Project == "default" {
-		return ApplicationSet{}, fmt.Errorf("applicationset: project %q: use the platform's own project, never default", o.Project)
+		return applicationSet{}, fmt.Errorf("applicationset: project %q: use the platform's own project, never default", o.Project)
 	}
 	sync := platform.SyncAuto
 	policy := SyncPolicy{Automated: &Automated{Prune: true, SelfHeal: true}}
-	selector := LabelSelector{
+	selector := labelSelector{
 		MatchLabels:      map[string]string{platform.LabelSync: sync},
-		MatchExpressions: []Requirement{{Key: platform.LabelEnv, Operator: "NotIn", Values: []string{platform.ProdEnvironment}}},
+		MatchExpressions: []requirement{{Key: platform.LabelEnv, Operator: "NotIn", Values: []string{platform.ProdEnvironment}}},
 	}
 	if o.Manual {
 		sync = platform.SyncManual
 		policy.Automated = nil
-		selector = LabelSelector{MatchLabels: map[string]string{platform.LabelSync: sync}}
+		selector = labelSelector{MatchLabels: map[string]string{platform.LabelSync: sync}}
 	}
 	name := o.AppName + "-" + sync // gitops-monitor-auto and gitops-monitor-manual, as the seminar names them
-	var setPolicy *AppSetSyncPolicy
+	var setPolicy *appSetSyncPolicy
 	if o.Manual {
-		// Deleting or replacing the manual ApplicationSet deletes prod's
+		// Deleting or replacing the manual applicationSet deletes prod's
 		// Application, and through its finalizer prod's workloads, unless
 		// told to keep them. Prod's workloads go only on purpose: with the
 		// prod stack's destroy, which deletes the app's namespace (README).
-		setPolicy = &AppSetSyncPolicy{PreserveResourcesOnDeletion: true}
+		setPolicy = &appSetSyncPolicy{PreserveResourcesOnDeletion: true}
 	}
 	// No CreateNamespace=true, unlike the seminar: the program creates the
 	// app's namespace in every cluster before it registers the cluster, and
@@ -172,21 +172,21 @@ func Build(o Options) (ApplicationSet, error) {
 	for _, k := range keys {
 		annotations[k] = o.Annotations[k]
 	}
-	return ApplicationSet{
+	return applicationSet{
 		APIVersion: "argoproj.io/v1alpha1",
 		Kind:       "ApplicationSet",
-		Metadata:   ObjectMeta{Name: name, Namespace: o.Namespace, Labels: map[string]string{platform.LabelManagedBy: platform.ManagedByPulumi}},
+		Metadata:   objectMeta{Name: name, Namespace: o.Namespace, Labels: map[string]string{platform.LabelManagedBy: platform.ManagedByPulumi}},
 		Spec: Spec{
 			GoTemplate:        true,
 			GoTemplateOptions: []string{"missingkey=error"},
-			Generators:        []Generator{{Clusters: ClusterGenerator{Selector: selector}}},
+			Generators:        []generator{{Clusters: clusterGenerator{Selector: selector}}},
 			Template: Template{
-				Metadata: ObjectMeta{
+				Metadata: objectMeta{
 					Name:        o.AppName + "-{{ .name }}",
 					Labels:      map[string]string{platform.LabelEnv: "{{ .name }}"},
 					Annotations: annotations,
 				},
-				Spec: ApplicationSpec{
+				Spec: applicationSpec{
 					Project:     o.Project,
 					Source:      Source{RepoURL: o.RepoURL, TargetRevision: "HEAD", Path: "manifests/{{ .name }}"},
 					Destination: Destination{Server: "{{ .server }}", Namespace: o.AppNamespace},

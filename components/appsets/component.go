@@ -46,17 +46,17 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args.ArgoCD == nil {
 		return nil, fmt.Errorf("applicationsets %s: Argo CD is required", name)
 	}
-	options := func(manual bool) Options {
-		o := Options{Manual: manual, Namespace: args.Namespace, Project: args.Project,
+	options := func(manual bool) options {
+		o := options{Manual: manual, Namespace: args.Namespace, Project: args.Project,
 			AppName: args.AppName, AppNamespace: args.AppNamespace, Annotations: args.AutoAnnotations}
 		if manual {
 			o.Annotations = args.ManualAnnotations
 		}
 		return o
 	}
-	// Build both once before registering anything, so bad args stop here.
+	// build both once before registering anything, so bad args stop here.
 	for _, manual := range []bool{false, true} {
-		if _, err := Build(options(manual)); err != nil {
+		if _, err := build(options(manual)); err != nil {
 			return nil, err
 		}
 	}
@@ -67,10 +67,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var names pulumi.StringArray
 	for _, manual := range []bool{false, true} {
 		o := options(manual)
-		meta, _ := Build(o) // checked above; the repo URL only changes the spec
+		meta, _ := build(o) // checked above; the repo URL only changes the spec
 		spec := args.RepoURL.ToStringOutput().ApplyT(func(repo string) (map[string]any, error) {
 			o.RepoURL = repo
-			set, err := Build(o)
+			set, err := build(o)
 			if err != nil {
 				return nil, err
 			}

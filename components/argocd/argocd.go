@@ -166,7 +166,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	spec := args.GitopsRepoURL.ToStringOutput().ApplyT(func(repo string) (map[string]any, error) {
-		return untyped.Map(ProjectSpec(repo, args.AppNamespace))
+		return untyped.Map(projectSpec(repo, args.AppNamespace))
 	}).(pulumi.MapOutput)
 	project, err := apiextensions.NewCustomResource(ctx, name+"-project", &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String("argoproj.io/v1alpha1"),

@@ -1,7 +1,7 @@
 package argocd
 
-// GroupKind names a kind of resource in an AppProject.
-type GroupKind struct {
+// groupKind names a kind of resource in an AppProject.
+type groupKind struct {
 	Group string `json:"group"`
 	Kind  string `json:"kind"`
 }
@@ -12,36 +12,36 @@ type Destination struct {
 	Namespace string `json:"namespace"`
 }
 
-// AppProjectSpec is the part of Argo CD's AppProject spec this platform sets.
-type AppProjectSpec struct {
+// appProjectSpec is the part of Argo CD's AppProject spec this platform sets.
+type appProjectSpec struct {
 	Description              string        `json:"description"`
 	SourceRepos              []string      `json:"sourceRepos"`
 	Destinations             []Destination `json:"destinations"`
-	ClusterResourceWhitelist []GroupKind   `json:"clusterResourceWhitelist"`
+	ClusterResourceWhitelist []groupKind   `json:"clusterResourceWhitelist"`
 	// NamespaceResourceBlacklist are namespaced kinds no Application of
 	// the project may create, whatever argocd-manager's rights.
-	NamespaceResourceBlacklist []GroupKind `json:"namespaceResourceBlacklist"`
+	NamespaceResourceBlacklist []groupKind `json:"namespaceResourceBlacklist"`
 }
 
-// DeniedKinds are what no commit to the gitops repo may create in the
+// deniedKinds are what no commit to the gitops repo may create in the
 // app's namespace: rights (RBAC) and the namespace's own limits.
-var DeniedKinds = []GroupKind{
+var deniedKinds = []groupKind{
 	{Group: "rbac.authorization.k8s.io", Kind: "Role"},
 	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 	{Group: "", Kind: "ResourceQuota"},
 	{Group: "", Kind: "LimitRange"},
 }
 
-// ProjectSpec is the AppProject: one source (the gitops repo), one
+// projectSpec is the AppProject: one source (the gitops repo), one
 // namespace on any registered cluster, and no cluster-scoped kind at all.
 // The program creates the app's namespace in every cluster, so Argo CD
 // never needs to create or change a Namespace.
-func ProjectSpec(repo, appNamespace string) AppProjectSpec {
-	return AppProjectSpec{
+func projectSpec(repo, appNamespace string) appProjectSpec {
+	return appProjectSpec{
 		Description:                "The app's environments, deployed from the gitops repo only.",
 		SourceRepos:                []string{repo},
 		Destinations:               []Destination{{Server: "*", Namespace: appNamespace}},
-		ClusterResourceWhitelist:   []GroupKind{},
-		NamespaceResourceBlacklist: DeniedKinds,
+		ClusterResourceWhitelist:   []groupKind{},
+		NamespaceResourceBlacklist: deniedKinds,
 	}
 }

@@ -18,8 +18,8 @@ var templates embed.FS
 // overlayTemplate is rendered once per environment, by that environment's stack.
 const overlayTemplate = "templates/gitops/manifests/overlay/kustomization.yaml.tmpl"
 
-// SeedData is what the repos' first content is rendered from.
-type SeedData struct {
+// seedData is what the repos' first content is rendered from.
+type seedData struct {
 	Owner      string
 	SourceRepo string
 	GitopsRepo string
@@ -28,8 +28,8 @@ type SeedData struct {
 	PullSecret string
 }
 
-// OverlayData is what one environment's overlay is rendered from.
-type OverlayData struct {
+// overlayData is what one environment's overlay is rendered from.
+type overlayData struct {
 	Environment     string
 	AppName         string
 	AppNamespace    string
@@ -42,9 +42,9 @@ type OverlayData struct {
 // File is one file committed to a repo.
 type File = repofile.File
 
-// SeedFiles renders the first content of one repo ("source" or "gitops"), in
+// seedFiles renders the first content of one repo ("source" or "gitops"), in
 // path order. The per-environment overlays are not among them.
-func SeedFiles(kind string, data SeedData) ([]File, error) {
+func seedFiles(kind string, data seedData) ([]File, error) {
 	root := path.Join("templates", kind)
 	var files []File
 	err := fs.WalkDir(templates, root, func(p string, d fs.DirEntry, err error) error {
@@ -93,12 +93,12 @@ func delims(name string) (string, string) {
 	return "{{", "}}"
 }
 
-// OverlayPath is where an environment's overlay lives in the gitops repo; the
+// overlayPath is where an environment's overlay lives in the gitops repo; the
 // ApplicationSets read manifests/<env>.
-func OverlayPath(env string) string { return "manifests/" + env + "/kustomization.yaml" }
+func overlayPath(env string) string { return "manifests/" + env + "/kustomization.yaml" }
 
-// RenderOverlay renders one environment's kustomization.
-func RenderOverlay(data OverlayData) (string, error) {
+// renderOverlay renders one environment's kustomization.
+func renderOverlay(data overlayData) (string, error) {
 	return render(overlayTemplate, data)
 }
 

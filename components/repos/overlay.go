@@ -34,13 +34,13 @@ func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pul
 	if args == nil {
 		return nil, fmt.Errorf("overlay %s: args are required", name)
 	}
-	data := OverlayData{
+	data := overlayData{
 		Environment: args.Environment, AppName: args.AppName, AppNamespace: args.AppNamespace,
 		Replicas: args.Replicas, SyncMode: args.SyncMode,
 	}
 	// Render once up front so a template error stops the program before any
 	// resource is registered, instead of surfacing inside an apply.
-	if _, err := RenderOverlay(data); err != nil {
+	if _, err := renderOverlay(data); err != nil {
 		return nil, err
 	}
 	o := &Overlay{}
@@ -50,9 +50,9 @@ func NewOverlay(ctx *pulumi.Context, name string, args *OverlayArgs, opts ...pul
 	content := pulumi.All(args.ImageRepository, args.ImageTag).ApplyT(func(image []any) (string, error) {
 		d := data
 		d.ImageRepository, d.ImageTag = image[0].(string), image[1].(string) // the order of All's arguments
-		return RenderOverlay(d)
+		return renderOverlay(d)
 	}).(pulumi.StringOutput)
-	path := OverlayPath(args.Environment)
+	path := overlayPath(args.Environment)
 	if _, err := seedFile(ctx, name+"-kustomization", args.GitopsRepo, path, content, pulumi.Parent(o)); err != nil {
 		return nil, fmt.Errorf("overlay %s: %w", args.Environment, err)
 	}

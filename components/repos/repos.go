@@ -106,10 +106,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil {
 		return nil, fmt.Errorf("repos %s: args are required", name)
 	}
-	data := SeedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName, PullSecret: args.PullSecret}
+	data := seedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName, PullSecret: args.PullSecret}
 	seeds := map[string][]File{}
 	for _, kind := range []string{"source", "gitops"} {
-		files, err := SeedFiles(kind, data)
+		files, err := seedFiles(kind, data)
 		if err != nil {
 			return nil, err
 		}
