@@ -4,6 +4,8 @@
 package guardrailstest
 
 import (
+	"testing"
+
 	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -25,18 +27,19 @@ func Resource(typ string, props map[string]any, secret map[string]string, protec
 
 // Violations runs the pack for a stack (staging unless it names another)
 // over resources and names each broken rule with its level:
-// "<rule> mandatory: <message>".
-func Violations(st guardrails.Stack, rs ...policyx.AnalyzerResource) ([]string, error) {
+// "<rule> mandatory: <message>". A pack that cannot run fails t.
+func Violations(t testing.TB, st guardrails.Stack, rs ...policyx.AnalyzerResource) []string {
+	t.Helper()
 	if st.Environment == "" {
 		st.Environment = "staging"
 	}
 	pack, err := guardrails.New(st)
 	if err != nil {
-		return nil, err
+		t.Fatalf("policy pack: %v", err)
 	}
 	vs, err := guardrails.Check(pack, rs)
 	if err != nil {
-		return nil, err
+		t.Fatalf("policy pack: %v", err)
 	}
 	var out []string
 	for _, v := range vs {
@@ -46,5 +49,5 @@ func Violations(st guardrails.Stack, rs ...policyx.AnalyzerResource) ([]string, 
 		}
 		out = append(out, v.Policy+" "+level+": "+v.Message)
 	}
-	return out, nil
+	return out
 }
