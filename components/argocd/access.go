@@ -99,8 +99,8 @@ func (s SSO) cm() (map[string]string, error) {
 
 // Roles of the platform's RBAC policy, besides Argo CD's built-in ones.
 const (
-	RoleDeployer     = "role:deployer"
-	RoleProdDeployer = "role:prod-deployer"
+	roleDeployer     = "role:deployer"
+	roleProdDeployer = "role:prod-deployer"
 )
 
 // RBAC is who may do what in Argo CD, by SSO group. Everyone who can log
@@ -124,22 +124,22 @@ func (r RBAC) Policy() string {
 	add := func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }
 	if len(r.Deployers) > 0 {
 		for _, app := range r.Apps {
-			add("p, %s, applications, sync, %s/%s, allow", RoleDeployer, r.Project, app)
+			add("p, %s, applications, sync, %s/%s, allow", roleDeployer, r.Project, app)
 		}
 	}
 	if len(r.ProdDeployers) > 0 {
 		for _, action := range []string{"sync", "delete"} {
-			add("p, %s, applications, %s, %s/%s, allow", RoleProdDeployer, action, r.Project, r.ProdApp)
+			add("p, %s, applications, %s, %s/%s, allow", roleProdDeployer, action, r.Project, r.ProdApp)
 		}
 	}
 	for _, g := range r.Admins {
 		add("g, %s, role:admin", g)
 	}
 	for _, g := range r.Deployers {
-		add("g, %s, %s", g, RoleDeployer)
+		add("g, %s, %s", g, roleDeployer)
 	}
 	for _, g := range r.ProdDeployers {
-		add("g, %s, %s", g, RoleProdDeployer)
+		add("g, %s, %s", g, roleProdDeployer)
 	}
 	if len(lines) == 0 {
 		return ""

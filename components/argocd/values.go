@@ -10,8 +10,8 @@ import (
 // Argo CD's setting that limits its cluster cache to what its identity may
 // list ("normal": asks the API server with SelfSubjectAccessReviews).
 const (
-	RespectRBACKey    = "resource.respectRBAC"
-	RespectRBACNormal = "normal"
+	respectRBACKey    = "resource.respectRBAC"
+	respectRBACNormal = "normal"
 )
 
 // ValuesOptions drive the argo-cd chart's values.
@@ -124,7 +124,7 @@ func Values(o ValuesOptions) (map[string]any, error) {
 				// ones included, and a cluster registered with a namespace-scoped
 				// identity never syncs ("persistentvolumes is forbidden ... at
 				// the cluster scope"). Read when the controller starts.
-				RespectRBACKey: RespectRBACNormal,
+				respectRBACKey: respectRBACNormal,
 			},
 			Params: map[string]any{"server.insecure": o.Insecure},
 			// Anyone who can log in may look; changing things takes a role,

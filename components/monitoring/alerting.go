@@ -15,8 +15,8 @@ const (
 
 // The label every platform rule carries; Alertmanager routes on it.
 const (
-	PlatformLabel      = "platform"
-	PlatformLabelValue = "gitops-platform"
+	platformLabel      = "platform"
+	platformLabelValue = "gitops-platform"
 	// AlertmanagerConfigKey is the key prometheus-operator reads from the
 	// configSecret.
 	AlertmanagerConfigKey = "alertmanager.yaml"
@@ -76,7 +76,7 @@ func AlertmanagerConfig(a Alerting, credential string) (string, error) {
 		}
 		receivers = append(receivers, amReceiver{Name: receiverSlack, SlackConfigs: []amSlack{slack}})
 		route.Routes = append(route.Routes,
-			amRoute{Receiver: receiverSlack, Matchers: []string{fmt.Sprintf("%s=%q", PlatformLabel, PlatformLabelValue)}},
+			amRoute{Receiver: receiverSlack, Matchers: []string{fmt.Sprintf("%s=%q", platformLabel, platformLabelValue)}},
 			amRoute{Receiver: receiverSlack, Matchers: []string{`severity="critical"`}},
 		)
 	}

@@ -50,7 +50,7 @@ func RuleGroups(hub bool) ([]RuleGroup, error) {
 			if g.Rules[i].Labels == nil {
 				g.Rules[i].Labels = map[string]string{}
 			}
-			g.Rules[i].Labels[PlatformLabel] = PlatformLabelValue
+			g.Rules[i].Labels[platformLabel] = platformLabelValue
 		}
 		groups = append(groups, g)
 	}

@@ -26,8 +26,8 @@ const (
 	ChartName   = "kube-prometheus-stack"
 	ChartRepo   = "https://prometheus-community.github.io/helm-charts"
 	ReleaseName = "monitoring"
-	// DashboardLabel marks ConfigMaps Grafana's sidecar loads.
-	DashboardLabel     = "grafana_dashboard"
+	// dashboardLabel marks ConfigMaps Grafana's sidecar loads.
+	dashboardLabel     = "grafana_dashboard"
 	grafanaAdminSecret = "grafana-admin"
 )
 
@@ -179,7 +179,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:      pulumi.String("dashboard-" + dashboardSlug(d.Name)),
 				Namespace: namespace,
-				Labels:    pulumi.StringMap{DashboardLabel: pulumi.String("1"), platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)},
+				Labels:    pulumi.StringMap{dashboardLabel: pulumi.String("1"), platform.LabelManagedBy: pulumi.String(platform.ManagedByPulumi)},
 			},
 			Data: pulumi.StringMap{d.Name: pulumi.String(d.JSON)},
 		}, pulumi.Parent(m)); err != nil {

@@ -50,7 +50,7 @@ func Values(o ValuesOptions) (map[string]any, error) {
 		}},
 		"grafana": map[string]any{
 			"admin":     map[string]any{"existingSecret": o.GrafanaAdminSecret, "userKey": "admin-user", "passwordKey": "admin-password"},
-			"sidecar":   map[string]any{"dashboards": map[string]any{"enabled": true, "label": DashboardLabel, "labelValue": "1", "searchNamespace": "ALL"}},
+			"sidecar":   map[string]any{"dashboards": map[string]any{"enabled": true, "label": dashboardLabel, "labelValue": "1", "searchNamespace": "ALL"}},
 			"resources": resources("50m", "128Mi", "256Mi"),
 		},
 		"prometheusOperator": map[string]any{"resources": resources("50m", "64Mi", "256Mi")},
