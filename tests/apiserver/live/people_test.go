@@ -54,28 +54,59 @@ func addStandIns(config *kit.ArgoCDConfig) error {
 	return nil
 }
 
+// apiClient opens a connection per request. argocd-server serves HTTP/1
+// and gRPC on one port and sniffs each connection's first bytes to tell
+// them apart (cmux); under load a short first read sends an HTTP/1 request
+// to the gRPC side, which answers with an HTTP/2 SETTINGS frame (seen once
+// in CI). Such a request was never handled, so it is sent again on a new
+// connection (send).
+var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+
+// send sends the request newRequest builds until it gets an HTTP answer,
+// at most 10 times.
+func send(newRequest func() (*http.Request, error)) (*http.Response, error) {
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		if attempt > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
+		req, err := newRequest()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := apiClient.Do(req)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("no HTTP answer after 10 attempts: %w", lastErr)
+}
+
 // api calls argocd-server's REST API with a bearer token; it returns the
 // status and the body.
 func api(method, path, token string, body any) (int, []byte, error) {
-	var in io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, nil, err
 		}
-		in = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequest(method, argo.api+path, in)
+	resp, err := send(func() (*http.Request, error) {
+		req, err := http.NewRequest(method, argo.api+path, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return req, nil
+	})
 	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)

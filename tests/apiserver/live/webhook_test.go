@@ -35,15 +35,18 @@ func postPush(before, after string, modified []string, secret string) (int, erro
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
-	req, err := http.NewRequest(http.MethodPost, argo.webhook, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("live-%s", after[:8]))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	resp, err := send(func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, argo.webhook, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("live-%s", after[:8]))
+		req.Header.Set("X-Hub-Signature-256", signature)
+		return req, nil
+	})
 	if err != nil {
 		return 0, err
 	}
