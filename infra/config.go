@@ -16,11 +16,13 @@ const (
 	SyncManual SyncMode = platform.SyncManual
 )
 
-// SlackMethod is how Argo CD notifications reach Slack.
+// SlackMethod is how the stack's Slack messages leave: the hub's Argo CD
+// notifications and every stack's Alertmanager alerts.
 type SlackMethod string
 
 const (
-	// SlackBot posts with a bot token to the channel named in each subscription.
+	// SlackBot posts with a bot token to slackChannel (Argo CD names it in
+	// each subscription).
 	SlackBot SlackMethod = platform.SlackBot
 	// SlackWebhook posts to one incoming-webhook URL, whose channel Slack fixes.
 	SlackWebhook SlackMethod = platform.SlackWebhook

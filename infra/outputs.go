@@ -1,7 +1,8 @@
 package infra
 
-// Stack outputs. The hub's are what the other stacks read through their
-// StackReference; renaming one breaks stacks that already run.
+// Stack outputs. Most of the hub's are what the other stacks read through
+// their StackReference (referenceHub); renaming one breaks stacks that
+// already run.
 const (
 	OutputKubeContext     = "kubeContext"
 	OutputArgoCDNamespace = "argocdNamespace"
