@@ -197,12 +197,9 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 // program).
 func hubOutput(ref *pulumi.StackReference, hubStack, name string) pulumi.StringOutput {
 	return ref.GetOutput(pulumi.String(name)).ApplyT(func(v any) (string, error) {
-		if v == nil {
-			return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: Troubleshooting)", hubStack, name)
-		}
 		s, ok := v.(string)
 		switch {
-		case !ok:
+		case v != nil && !ok:
 			return "", fmt.Errorf("hub stack %q: output %q is a %T, not a string", hubStack, name, v)
 		case s == "":
 			return "", fmt.Errorf("hub stack %q has no output %q: run `pulumi up` on the hub first (README: Troubleshooting)", hubStack, name)

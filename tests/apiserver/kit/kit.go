@@ -435,3 +435,20 @@ func Main(m *testing.M, tier string, keep bool, setup func(tmp string) error, st
 	}
 	return m.Run()
 }
+
+// StopAll stops processes in the reverse of the order they started.
+func StopAll(procs []*Process) {
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].Stop()
+	}
+}
+
+// Tails is the end of every process's log, each headed by prefix and its
+// name, for a failed assertion.
+func Tails(prefix string, procs ...*Process) string {
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, "--- %s%s (exited: %v); its log ends:\n%s\n", prefix, p.Name(), p.Exited(), p.Tail())
+	}
+	return b.String()
+}

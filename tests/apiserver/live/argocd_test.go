@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
@@ -28,19 +27,12 @@ func (a *argocd) stop() {
 	if a == nil {
 		return
 	}
-	for i := len(a.procs) - 1; i >= 0; i-- {
-		a.procs[i].Stop()
-	}
-	a.redis.Stop()
+	kit.StopAll(append([]*kit.Process{a.redis}, a.procs...))
 }
 
 // logs is the end of every component's log, for a failed assertion.
 func (a *argocd) logs() string {
-	var b strings.Builder
-	for _, p := range append([]*kit.Process{a.redis}, a.procs...) {
-		fmt.Fprintf(&b, "--- %s (exited: %v):\n%s\n", p.Name(), p.Exited(), p.Tail())
-	}
-	return b.String()
+	return kit.Tails("", append([]*kit.Process{a.redis}, a.procs...)...)
 }
 
 // startArgoCD starts redis, then the repo server, the application

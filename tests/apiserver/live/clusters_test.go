@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
@@ -71,19 +70,13 @@ func (e *env) stop() {
 	if e == nil {
 		return
 	}
-	for i := len(e.procs) - 1; i >= 0; i-- {
-		e.procs[i].Stop()
-	}
+	kit.StopAll(e.procs)
 	e.cluster.Stop()
 }
 
 // failed is the end of the log of every process of the environment.
 func (e *env) failed() string {
-	var b strings.Builder
-	for _, p := range append([]*kit.Process{e.cluster.API, e.cluster.Etcd}, e.procs...) {
-		fmt.Fprintf(&b, "--- %s/%s (exited: %v); its log ends:\n%s\n", e.name, p.Name(), p.Exited(), p.Tail())
-	}
-	return b.String()
+	return kit.Tails(e.name+"/", append([]*kit.Process{e.cluster.API, e.cluster.Etcd}, e.procs...)...)
 }
 
 // writeKubeconfig writes an admin kubeconfig for the cluster, whose

@@ -56,10 +56,10 @@ func addStandIns(config *kit.ArgoCDConfig) error {
 
 // apiClient opens a connection per request. argocd-server serves HTTP/1
 // and gRPC on one port and sniffs each connection's first bytes to tell
-// them apart (cmux); under load a short first read sends an HTTP/1 request
-// to the gRPC side, which answers with an HTTP/2 SETTINGS frame (seen once
-// in CI). Such a request was never handled, so it is sent again on a new
-// connection (send).
+// them apart (cmux). Once in CI, the run's first request was answered with
+// an HTTP/2 SETTINGS frame, as the gRPC side answers; a short first read
+// under load is the likely cause (not reproduced). A request with no HTTP
+// answer is sent again on a new connection (send).
 var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 
 // send sends the request newRequest builds until it gets an HTTP answer,
