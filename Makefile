@@ -1,5 +1,6 @@
 # gitops-platform: run it (make up), test it (make test).
 STACKS         := dev staging prod
+HUB_STACK      := dev
 REVERSE_STACKS := prod staging dev
 # One stack only: make preview STACK=staging
 STACK          ?=
@@ -12,7 +13,18 @@ APP_DIR        ?= $(RENDER_DIR)/app-test
 # Tools the tests run, built from the Go module proxy into ./bin.
 KUSTOMIZE_VERSION := v5.7.1
 
-.PHONY: test app-test apiserver-test live-test live-bench tools render policy preview up destroy preflight lab fuzz bench
+# The local file backend `make up` keeps each stack's state in (~/.pulumi);
+# preview, up, argocd, grafana and destroy all use it.
+PULUMI_LOCAL   := pulumi login --local >/dev/null
+
+.PHONY: help test app-test apiserver-test live-test live-bench tools render policy preview up down destroy argocd grafana preflight lab fuzz bench
+
+.DEFAULT_GOAL := help
+
+## help: list the targets (plain `make` runs nothing else)
+help:
+	@echo "gitops-platform: make <target>   (STACK=<stack> for one stack)"
+	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 20
 
 ## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
 test: app-test tools
@@ -66,17 +78,35 @@ preflight:
 lab:
 	@scripts/lab
 
-## preview: pulumi preview of each stack, hub first
+## preview: pulumi preview of each stack, hub first, on the same local backend as make up
 preview: preflight
+	@echo "preview: logging in to the local file backend (pulumi login --local)"
+	@$(PULUMI_LOCAL)
 	@for s in $(selected); do pulumi stack select --create $$s && pulumi preview --diff --policy-pack policy --stack $$s || exit 1; done
 
 ## up: stand the platform up on the local file backend: the hub, then each environment
 up: preflight
-	pulumi login --local
+	@echo "up: logging in to the local file backend (pulumi login --local): state stays on this machine"
+	@$(PULUMI_LOCAL)
 	@for s in $(selected); do pulumi stack select --create $$s && pulumi up --yes --policy-pack policy --stack $$s || exit 1; done
+	@echo "up: done. Open Argo CD with make argocd, Grafana with make grafana (STACK=staging for staging's)"
+
+## argocd: open Argo CD from this laptop (port-forward; prints where and how to log in)
+argocd:
+	@$(PULUMI_LOCAL)
+	@sh -c "$$(pulumi stack output --stack $(HUB_STACK) argocdOpen)"
+
+## grafana: open a stack's Grafana from this laptop (STACK=dev by default)
+grafana:
+	@$(PULUMI_LOCAL)
+	@sh -c "$$(pulumi stack output --stack $(if $(STACK),$(STACK),$(HUB_STACK)) grafanaOpen)"
+
+## down: tear the platform down (the same as make destroy)
+down: destroy
 
 ## destroy: tear down prod, staging, then the hub; refuses first if a stack holds protected resources
 destroy:
+	@$(PULUMI_LOCAL)
 	go run ./cmd/teardown $(if $(STACK),$(STACK),$(REVERSE_STACKS))
 
 ## fuzz: fuzz the config loader for $(FUZZTIME)

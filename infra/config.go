@@ -56,6 +56,9 @@ func (s Secret) String() string {
 // Reveal returns the plain value. Only wrap it in pulumi.ToSecret.
 func (s Secret) Reveal() string { return s.value }
 
+// NewSecret holds a value as a Secret.
+func NewSecret(value string) Secret { return Secret{value: value} }
+
 // IsSet reports whether the secret was given.
 func (s Secret) IsSet() bool { return s.value != "" }
 
@@ -114,6 +117,12 @@ type Config struct {
 	// BootstrapImageTag names the image the environments start from.
 	BootstrapImage    bool
 	BootstrapImageTag string
+	// BootstrapImagePlatform is the first image's platform: the nodes'.
+	BootstrapImagePlatform string
+	// Registry is where the images live (ECR or ghcr.io); GHCRPull is
+	// this stack's login there.
+	Registry Registry
+	GHCRPull GHCRPull
 
 	GitHubOwner string
 	SourceRepo  string
@@ -339,6 +348,9 @@ func (p *parser) typed() *Config {
 		GitHubOIDCProviderARN:           p.str(KeyOIDCProviderARN),
 		BootstrapImage:                  p.boolean(KeyBootstrapImage),
 		BootstrapImageTag:               p.str(KeyBootstrapImageTag),
+		BootstrapImagePlatform:          p.str(KeyBootstrapPlatform),
+		Registry:                        Registry(p.str(KeyRegistry)),
+		GHCRPull:                        GHCRPull{Username: p.str(KeyGHCRPullUsername), Token: p.secret(KeyGHCRPullToken)},
 		GitHubOwner:                     p.str(KeyGitHubOwner),
 		SourceRepo:                      p.str(KeySourceRepo),
 		GitopsRepo:                      p.str(KeyGitopsRepo),

@@ -5,11 +5,8 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/components/appsets"
 	"github.com/gitops-platform/gitops-platform/components/argocd"
-	"github.com/gitops-platform/gitops-platform/components/ciidentity"
 	"github.com/gitops-platform/gitops-platform/components/image"
 	"github.com/gitops-platform/gitops-platform/components/monitoring"
-	"github.com/gitops-platform/gitops-platform/components/pullsecret"
-	"github.com/gitops-platform/gitops-platform/components/registry"
 	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -17,8 +14,10 @@ import (
 // hubRefs is what every stack needs from the hub, whether it is the hub or
 // reads the hub through a StackReference.
 type hubRefs struct {
-	provider        pulumi.ProviderResource
-	github          pulumi.ProviderResource
+	provider pulumi.ProviderResource
+	github   pulumi.ProviderResource
+	registry Registry
+	// aws, awsRegion and repositoryARN: ECR only.
 	aws             pulumi.ProviderResource
 	awsRegion       pulumi.StringOutput
 	argocdNamespace pulumi.StringOutput
@@ -32,46 +31,22 @@ type hubRefs struct {
 }
 
 // deployHub creates what all environments share, on the hub.
-func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*hubRefs, error) {
-	aws, err := newAWSProvider(ctx, "aws", pulumi.String(cfg.AWSRegion))
+func deployHub(ctx *pulumi.Context, cfg *Config, gh *GitHubAccess, hubProvider pulumi.ProviderResource, mon *monitoring.Monitoring) (*hubRefs, error) {
+	reg, err := newHubRegistry(ctx, cfg, gh)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registry.New(ctx, cfg.AppName, &registry.Args{
-		Name:        cfg.AppName,
-		KeepImages:  cfg.RegistryKeepImages,
-		ForceDelete: cfg.RegistryForceDelete,
-		Protect:     cfg.RegistryProtect,
-	}, pulumi.Providers(aws))
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	ci, err := ciidentity.New(ctx, "ci", &ciidentity.Args{
-		Owner:               cfg.GitHubOwner,
-		SourceRepo:          cfg.SourceRepo,
-		Environment:         repos.ReleaseEnvironment, // the release job's, which holds the write key
-		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
-		RepositoryARN:       reg.ARN,
-	}, pulumi.Providers(aws))
-	if err != nil {
-		return nil, fmt.Errorf("ci identity: %w", err)
-	}
-
 	github, err := newGitHubProvider(ctx, pulumi.String(cfg.GitHubOwner))
 	if err != nil {
 		return nil, err
 	}
 	rp, err := repos.New(ctx, "repos", &repos.Args{
-		Owner:      cfg.GitHubOwner,
-		SourceRepo: cfg.SourceRepo,
-		GitopsRepo: cfg.GitopsRepo,
-		AppName:    cfg.AppName,
-		PullSecret: pullsecret.SecretName,
-		CI: repos.CIVariables{
-			AWSRegion:       cfg.AWSRegion,
-			RoleARN:         ci.RoleARN,
-			ImageRepository: reg.RepositoryURL,
-		},
+		Owner:           cfg.GitHubOwner,
+		SourceRepo:      cfg.SourceRepo,
+		GitopsRepo:      cfg.GitopsRepo,
+		AppName:         cfg.AppName,
+		PullSecret:      pullSecretName(cfg.Registry),
+		CI:              reg.ci,
 		ArgoCDURL:       cfg.ArgoCDURL,
 		Public:          cfg.PublicRepos,
 		DeleteOnDestroy: cfg.ReposOnDestroy == ReposDelete,
@@ -84,9 +59,10 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	if cfg.BootstrapImage {
 		img, err := image.New(ctx, cfg.AppName+"-bootstrap", &image.Args{
 			Files:         rp.SourceFiles,
-			RepositoryURL: reg.RepositoryURL,
-			RegistryID:    reg.RegistryID,
-		}, pulumi.Providers(aws))
+			RepositoryURL: reg.repositoryURL,
+			Login:         reg.login,
+			Platform:      cfg.BootstrapImagePlatform,
+		}, imageProviders(reg)...)
 		if err != nil {
 			return nil, fmt.Errorf("bootstrap image: %w", err)
 		}
@@ -108,22 +84,23 @@ func deployHub(ctx *pulumi.Context, cfg *Config, hubProvider pulumi.ProviderReso
 	ctx.Export(OutputGitHubOwner, owner)
 	ctx.Export(OutputSourceRepo, rp.SourceRepo)
 	ctx.Export(OutputGitopsRepo, rp.GitopsRepo)
-	ctx.Export(OutputImageRepository, reg.RepositoryURL)
-	ctx.Export(OutputRepositoryARN, reg.ARN)
-	ctx.Export(OutputRegistryID, reg.RegistryID)
-	ctx.Export(OutputAWSRegion, pulumi.String(cfg.AWSRegion))
-	ctx.Export(OutputCIRoleARN, ci.RoleARN)
+	reg.export(ctx, cfg)
+	ctx.Export(OutputArgoCDOpen, pulumi.String(argocdOpen(cfg, ctx.Stack())))
+	if argo.AdminEnabled {
+		ctx.Export(OutputArgoCDAdminPassword, argo.AdminPassword)
+	}
 	ctx.Export(OutputImageTag, tag)
 	return &hubRefs{
 		provider:        hubProvider,
 		github:          github,
-		aws:             aws,
+		registry:        reg.kind,
+		aws:             reg.aws,
 		awsRegion:       pulumi.String(cfg.AWSRegion).ToStringOutput(),
 		imageTag:        tag,
-		repositoryARN:   reg.ARN,
+		repositoryARN:   reg.repositoryARN,
 		argocdNamespace: argo.Namespace,
 		gitopsRepo:      rp.GitopsRepo,
-		imageRepository: reg.RepositoryURL,
+		imageRepository: reg.repositoryURL,
 		repos:           rp,
 	}, nil
 }
@@ -208,6 +185,33 @@ func hubOutput(ref *pulumi.StackReference, hubStack, name string) pulumi.StringO
 	}).(pulumi.StringOutput)
 }
 
+// hubRegistryKind reads which registry the hub chose, before anything is
+// registered from it: a hub of an earlier version, without the output, used ECR.
+func hubRegistryKind(ref *pulumi.StackReference, hubStack string) (Registry, error) {
+	d, err := ref.GetOutputDetails(OutputRegistry)
+	if err != nil {
+		return "", fmt.Errorf("hub stack %q: output %q: %w", hubStack, OutputRegistry, err)
+	}
+	if d.Value == nil {
+		return RegistryECR, nil
+	}
+	switch v := d.Value.(type) {
+	case string:
+		if r := Registry(v); r == RegistryECR || r == RegistryGHCR {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("hub stack %q: output %q is %v, neither %s nor %s", hubStack, OutputRegistry, d.Value, RegistryECR, RegistryGHCR)
+}
+
+// imageProviders are the first image's providers: none but docker's with ghcr.
+func imageProviders(reg *hubRegistry) []pulumi.ResourceOption {
+	if reg.aws == nil {
+		return nil
+	}
+	return []pulumi.ResourceOption{pulumi.Providers(reg.aws)}
+}
+
 // referenceHub reads the hub's outputs and targets the hub's cluster, where
 // this environment's cluster Secret goes.
 func referenceHub(ctx *pulumi.Context, cfg *Config, ref *pulumi.StackReference) (*hubRefs, error) {
@@ -220,21 +224,26 @@ func referenceHub(ctx *pulumi.Context, cfg *Config, ref *pulumi.StackReference) 
 	if err != nil {
 		return nil, err
 	}
-	region := out(OutputAWSRegion)
-	// Only the ECR pull credential needs AWS here.
-	aws, err := newAWSProvider(ctx, "aws", region)
+	kind, err := hubRegistryKind(ref, cfg.HubStack)
 	if err != nil {
 		return nil, err
 	}
-	return &hubRefs{
+	refs := &hubRefs{
 		provider:        provider,
 		github:          github,
-		aws:             aws,
-		awsRegion:       region,
+		registry:        kind,
 		imageTag:        out(OutputImageTag),
-		repositoryARN:   out(OutputRepositoryARN),
 		argocdNamespace: out(OutputArgoCDNamespace),
 		gitopsRepo:      out(OutputGitopsRepo),
 		imageRepository: out(OutputImageRepository),
-	}, nil
+	}
+	if kind == RegistryECR {
+		// Only the ECR pull credential needs AWS here.
+		refs.awsRegion = out(OutputAWSRegion)
+		refs.repositoryARN = out(OutputRepositoryARN)
+		if refs.aws, err = newAWSProvider(ctx, "aws", refs.awsRegion); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
 }

@@ -147,6 +147,14 @@ var keys = []keySpec{
 	// The first image needs a Docker daemon; without one, name an image.
 	{name: KeyBootstrapImage, kind: kindBool, def: "true", hubOnly: true},
 	{name: KeyBootstrapImageTag, hubOnly: true},
+	// The first image is built for the clusters' nodes; make lab writes
+	// what minikube runs (arm64 on Apple silicon).
+	{name: KeyBootstrapPlatform, def: "linux/amd64", hubOnly: true},
+	// ECR as in the seminar; ghcr needs no AWS account.
+	{name: KeyRegistry, def: string(RegistryECR), hubOnly: true},
+	// Every stack's own login to ghcr.io; none for a public package.
+	{name: KeyGHCRPullUsername},
+	{name: KeyGHCRPullToken, kind: kindSecret},
 	{name: KeyGitHubOwner, hubOnly: true},
 	{name: KeySourceRepo, def: defaultSourceRepo, hubOnly: true},
 	{name: KeyGitopsRepo, def: defaultGitopsRepo, hubOnly: true},

@@ -9,6 +9,7 @@ const (
 	OutputGitHubOwner     = "githubOwner"
 	OutputSourceRepo      = "sourceRepo"
 	OutputGitopsRepo      = "gitopsRepo"
+	OutputRegistry        = "registry"
 	OutputImageRepository = "imageRepository"
 	OutputRepositoryARN   = "repositoryArn"
 	OutputRegistryID      = "registryId"
@@ -22,4 +23,9 @@ const (
 	OutputGrafanaURL      = "grafanaUrl"
 	OutputPrometheusURL   = "prometheusUrl"
 	OutputGrafanaPassword = "grafanaPassword"
+	// The commands that open the UIs from the laptop (make argocd, make
+	// grafana), and the admin's password when admin login is on.
+	OutputArgoCDOpen          = "argocdOpen"
+	OutputGrafanaOpen         = "grafanaOpen"
+	OutputArgoCDAdminPassword = "argocdAdminPassword"
 )

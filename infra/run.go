@@ -11,7 +11,6 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/components/clusters"
 	"github.com/gitops-platform/gitops-platform/components/monitoring"
-	"github.com/gitops-platform/gitops-platform/components/pullsecret"
 	"github.com/gitops-platform/gitops-platform/components/repos"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -26,7 +25,13 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	return deploy(ctx, cfg, access)
+	var gh *GitHubAccess
+	if cfg.Hub { // the hub creates the repos: GitHub must be able to hold them
+		if gh, err = checkGitHub(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	return deploy(ctx, cfg, access, gh)
 }
 
 // readClusterAccess reads this environment's cluster from the kubeconfig,
@@ -80,7 +85,7 @@ func rawConfig(ctx *pulumi.Context) Raw {
 // deploy brings this stack's cluster into the platform: its monitoring,
 // then the hub (made here, or read from the hub's stack), then the
 // environment's own part.
-func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
+func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess, gh *GitHubAccess) error {
 	envProvider, err := newKubeProvider(ctx, cfg.Environment, pulumi.String(cfg.KubeContext), cfg.Kubeconfig)
 	if err != nil {
 		return err
@@ -106,10 +111,11 @@ func deploy(ctx *pulumi.Context, cfg *Config, access *ClusterAccess) error {
 	ctx.Export(OutputGrafanaURL, mon.GrafanaURL)
 	ctx.Export(OutputPrometheusURL, mon.PrometheusURL)
 	ctx.Export(OutputGrafanaPassword, mon.GrafanaPassword)
+	ctx.Export(OutputGrafanaOpen, pulumi.String(grafanaOpen(cfg, ctx.Stack())))
 
 	var hub *hubRefs
 	if cfg.Hub {
-		hub, err = deployHub(ctx, cfg, envProvider, mon)
+		hub, err = deployHub(ctx, cfg, gh, envProvider, mon)
 	} else {
 		hub, err = referenceHub(ctx, cfg, ref)
 	}
@@ -137,22 +143,13 @@ func deployEnvironment(ctx *pulumi.Context, cfg *Config, access *ClusterAccess, 
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
-	pull, err := pullsecret.New(ctx, cfg.Environment+"-ecr-pull", &pullsecret.Args{
-		Environment:   cfg.Environment,
-		AppName:       cfg.AppName,
-		Region:        hub.awsRegion,
-		AppNamespace:  cluster.AppNamespace,
-		RepositoryARN: hub.repositoryARN,
-		RepositoryURL: hub.imageRepository,
-		AWSProvider:   hub.aws,
-		KubeProvider:  envProvider,
-	})
+	pull, err := newPullSecret(ctx, cfg, hub, cluster.AppNamespace, envProvider)
 	if err != nil {
-		return fmt.Errorf("ecr pull secret: %w", err)
+		return err
 	}
 	// Argo CD sees the cluster, and syncs the app there, only once the
 	// monitoring CRDs (the app's ServiceMonitor) and the pull secret exist.
-	if err := cluster.Register(ctx, mon.Release, pull.FirstRefresh); err != nil {
+	if err := cluster.Register(ctx, mon.Release, pull); err != nil {
 		return fmt.Errorf("cluster %s: %w", cfg.Environment, err)
 	}
 	overlay, err := commitOverlay(ctx, cfg, hub)

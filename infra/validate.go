@@ -41,6 +41,7 @@ func (p *parser) validate(c *Config) {
 	p.validateAccess(c)
 	p.validateSlack(c)
 	p.validateCharts(c)
+	p.validateRegistry(c)
 	if c.Hub {
 		p.validateGitHub(c)
 		p.validateProductionData(c)
@@ -51,7 +52,8 @@ func (p *parser) validate(c *Config) {
 // validateProductionData refuses a production hub whose destroy could take
 // the images with it.
 func (p *parser) validateProductionData(c *Config) {
-	if !c.ProductionData {
+	// ghcr: Pulumi never deletes the package (it does not own it).
+	if !c.ProductionData || c.Registry != RegistryECR {
 		return
 	}
 	if c.RegistryForceDelete {
@@ -191,7 +193,7 @@ func (p *parser) validateNames(c *Config) {
 			p.add(ns.key, ns.value, "expected a DNS-1123 label: lower case letters, digits and -, at most 63 characters, starting and ending with a letter or digit")
 		}
 	}
-	if !awsRegion.MatchString(c.AWSRegion) {
+	if c.Registry == RegistryECR && !awsRegion.MatchString(c.AWSRegion) {
 		p.add(KeyAWSRegion, c.AWSRegion, "expected an AWS region name such as ap-northeast-2")
 	}
 	if !promDuration.MatchString(c.PrometheusRetention) {

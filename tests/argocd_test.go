@@ -41,7 +41,14 @@ func TestArgoCDOnTheHub(t *testing.T) {
 	assert.Equal(t, "role:readonly", configs["rbac"].(map[string]any)["policy.default"])
 	assert.Equal(t, "normal", configs["cm"].(map[string]any)["resource.respectRBAC"],
 		"the controller caches only what argocd-manager may list, or no namespace-scoped cluster syncs")
-	assert.NotContains(t, configs, "secret", "no webhook, so no webhook secret (not even an empty one)")
+	secret := configs["secret"].(map[string]any)
+	assert.NotContains(t, secret, "githubSecret", "no webhook, so no webhook secret (not even an empty one)")
+	assert.Equal(t, "[computed random:index/randomPassword:RandomPassword argocd-admin-password.bcryptHash]", secret["argocdServerAdminPassword"],
+		"the admin's password is the program's: Argo CD gets its bcrypt hash")
+	assert.True(t, path(rel.Inputs, "values", "configs", "secret", "argocdServerAdminPassword").IsSecret())
+	password := res.Outputs["argocdAdminPassword"]
+	require.True(t, password.IsSecret(), "the admin's password is a secret output")
+	assert.Equal(t, "[computed random:index/randomPassword:RandomPassword argocd-admin-password.result]", password.SecretValue().Element.StringValue())
 
 	repo := named(t, res, typeSecret, "argocd-gitops-repo")
 	assert.Equal(t, "repository", path(repo.Inputs, "metadata", "labels", "argocd.argoproj.io/secret-type").StringValue())

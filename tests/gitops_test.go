@@ -202,7 +202,8 @@ func TestRollbackDrill(t *testing.T) {
 // TestReleaseRerunSkipsAPushedTag runs the release job's "Build and push"
 // step, as the rendered workflow holds it, with stand-ins for aws and
 // docker: a tag already in ECR (a re-run) is neither built nor pushed, a
-// new one is, and any other answer from ECR fails the step before a build.
+// new one is, for linux/amd64 and linux/arm64, and any other answer from
+// ECR fails the step before a build.
 func TestReleaseRerunSkipsAPushedTag(t *testing.T) {
 	t.Parallel()
 	ci, err := os.ReadFile(filepath.Join(renderRepos(t), "tech-seminar-source", ".github", "workflows", "ci.yaml"))
@@ -254,8 +255,10 @@ func TestReleaseRerunSkipsAPushedTag(t *testing.T) {
 			}
 			calls, _ := os.ReadFile(log)
 			assert.Contains(t, string(calls), "aws ecr describe-images --repository-name gitops-monitor --image-ids imageTag=sha-1a2b3c4")
-			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker push "+testRepo+":sha-1a2b3c4"), "%s", calls)
-			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker build"), "%s", calls)
+			// Both architectures in one push: minikube on arm64 laptops pulls the same tag.
+			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker buildx build --platform linux/amd64,linux/arm64 "+
+				"--build-arg APP_VERSION=sha-1a2b3c4 -t "+testRepo+":sha-1a2b3c4 --push ."), "%s", calls)
+			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker buildx build"), "%s", calls)
 		})
 	}
 }

@@ -110,6 +110,9 @@ var fromTheCloud = map[string]string{
 	"github:index/repositoryFile:RepositoryFile <env>-overlay-kustomization content": "the ECR repository URL and the image's digest",
 	// With argocdUrl: the webhook secret, made by the random provider.
 	webhookSecretUnknown: "the webhook secret",
+	// With argocdAdminEnabled: the bcrypt hash of the admin's password,
+	// made by the random provider.
+	"kubernetes:helm.sh/v3:Release argocd values.configs.secret.argocdServerAdminPassword": "the admin password's hash",
 }
 
 const webhookSecretUnknown = "kubernetes:helm.sh/v3:Release argocd values.configs.secret.githubSecret"

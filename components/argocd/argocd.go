@@ -10,6 +10,8 @@ import (
 	"github.com/gitops-platform/gitops-platform/components/internal/untyped"
 	"github.com/gitops-platform/gitops-platform/internal/chartsource"
 
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -67,6 +69,12 @@ type ArgoCD struct {
 	// must go while Argo CD still runs, depend on it.
 	Release *helmv3.Release
 	Project pulumi.StringOutput `pulumi:"project"`
+	// AdminPassword is the local admin's password (a Pulumi secret), made
+	// by the program; only with Values.AdminEnabled. Not a `pulumi:`
+	// output: without admin login it would stay unknown in every preview.
+	AdminPassword pulumi.StringOutput
+	// AdminEnabled says whether AdminPassword is set.
+	AdminEnabled bool
 }
 
 // New installs Argo CD.
@@ -97,9 +105,27 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if key := args.Values.SSO.SecretKey(); key != "" {
 		secrets[key] = args.SSOClientSecret
 	}
-	a := &ArgoCD{}
+	a := &ArgoCD{AdminEnabled: args.Values.AdminEnabled}
 	if err := ctx.RegisterComponentResource(TypeToken, name, a, opts...); err != nil {
 		return nil, err
+	}
+	switch {
+	case args.Values.AdminEnabled:
+		// The admin's password is the program's, so a person reads it
+		// from a stack output instead of from the cluster; Argo CD
+		// keeps only its bcrypt hash in argocd-secret.
+		password, err := random.NewRandomPassword(ctx, name+"-admin-password", &random.RandomPasswordArgs{
+			Length: pulumi.Int(24), Special: pulumi.Bool(false),
+		}, pulumi.Parent(a))
+		if err != nil {
+			return nil, fmt.Errorf("argocd admin password: %w", err)
+		}
+		a.AdminPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
+		secrets[adminPasswordKey] = password.BcryptHash
+	case args.Values.SSO.Kind == "":
+		ctx.Log.Warn("nobody can log in to Argo CD: admin login is off (argocdAdminEnabled) and there is no single sign-on "+
+			"(argocdSso); in a lab set argocdAdminEnabled: true, on a shared hub set argocdSso (README: People's access to Argo CD)",
+			&pulumi.LogArgs{Resource: a})
 	}
 	if args.SlackSecretKey == "" {
 		ctx.Log.Warn("no Slack credential: deploy notifications are off until the hub sets slackToken "+
@@ -190,8 +216,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return a, nil
 }
 
+// adminPasswordKey is the chart's value for the admin's bcrypt hash
+// (configs.secret.argocdServerAdminPassword), which it writes to
+// argocd-secret as admin.password.
+const adminPasswordKey = "argocdServerAdminPassword"
+
 // releaseValues are the chart values, with secrets added to argocd-secret
-// (the webhook's as githubSecret, the SSO client's under its own key). Each
+// (the webhook's as githubSecret, the admin's hash as
+// argocdServerAdminPassword, the SSO client's under its own key). Each
 // secret is one leaf of the values, a Pulumi secret of its own: the rest
 // stays readable and known even in a preview that does not know the secret.
 func releaseValues(vals map[string]any, secrets map[string]pulumi.StringInput) pulumi.MapInput {
@@ -202,7 +234,7 @@ func releaseValues(vals map[string]any, secrets map[string]pulumi.StringInput) p
 	secret := pulumi.Map{}
 	extra := pulumi.Map{}
 	for k, s := range secrets {
-		if k == "githubSecret" {
+		if k == "githubSecret" || k == adminPasswordKey {
 			secret[k] = pulumi.ToSecret(s).(pulumi.StringOutput)
 		} else {
 			extra[k] = pulumi.ToSecret(s).(pulumi.StringOutput)

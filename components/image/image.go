@@ -1,6 +1,7 @@
 // Package image builds the app's first image from the files the source
-// repo is seeded with and pushes it to ECR, so that every environment has
-// something to run before the CI's first build.
+// repo is seeded with and pushes it to the registry (ECR or GitHub's
+// container registry), so that every environment has something to run
+// before the CI's first build.
 package image
 
 import (
@@ -12,7 +13,6 @@ import (
 	"sort"
 
 	"github.com/gitops-platform/gitops-platform/internal/repofile"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -24,15 +24,29 @@ const TypeToken = "gitops-platform:image:BootstrapImage"
 // project (git-ignored).
 const ContextRoot = ".bootstrap-image"
 
-// platformLinuxAMD64 is the image's platform: what minikube and most clusters run.
-const platformLinuxAMD64 = "linux/amd64"
+// Platforms the first image can be built for: the clusters' nodes'. The
+// CI builds both into one multi-arch image; the docker provider builds one.
+const (
+	PlatformAMD64 = "linux/amd64"
+	PlatformARM64 = "linux/arm64"
+)
+
+// Login is how the image is pushed: the registry's host and a credential.
+type Login struct {
+	Server   pulumi.StringInput
+	Username pulumi.StringInput
+	// Password is kept secret.
+	Password pulumi.StringInput
+}
 
 // Args configure the first image.
 type Args struct {
 	// Files are the source repo's seeded files: the build context.
 	Files         []repofile.File
 	RepositoryURL pulumi.StringInput
-	RegistryID    pulumi.StringInput
+	Login         Login
+	// Platform is the clusters' nodes' (PlatformAMD64 or PlatformARM64).
+	Platform string
 }
 
 // BootstrapImage is the first image in the repository.
@@ -74,6 +88,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(args.Files) == 0 {
 		return nil, fmt.Errorf("image %s: no files to build", name)
 	}
+	if args.Platform != PlatformAMD64 && args.Platform != PlatformARM64 {
+		return nil, fmt.Errorf("image %s: platform %q is neither %s nor %s", name, args.Platform, PlatformAMD64, PlatformARM64)
+	}
+	if args.Login.Server == nil || args.Login.Username == nil || args.Login.Password == nil {
+		return nil, fmt.Errorf("image %s: a registry login is required", name)
+	}
 	tag := Tag(args.Files)
 	dir := filepath.Join(ContextRoot, tag)
 	if skip, _ := ctx.Value(noBuildContextKey{}).(bool); !skip {
@@ -85,18 +105,17 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource(TypeToken, name, b, opts...); err != nil {
 		return nil, err
 	}
-	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: args.RegistryID}, pulumi.Parent(b))
 	img, err := docker.NewImage(ctx, name, &docker.ImageArgs{
 		ImageName: pulumi.Sprintf("%s:%s", args.RepositoryURL, tag),
 		Build: &docker.DockerBuildArgs{
 			Context:    pulumi.String(dir),
 			Dockerfile: pulumi.String(filepath.Join(dir, "Dockerfile")),
-			Platform:   pulumi.String(platformLinuxAMD64),
+			Platform:   pulumi.String(args.Platform),
 		},
 		Registry: &docker.RegistryArgs{
-			Server:   args.RepositoryURL,
-			Username: token.UserName(),
-			Password: pulumi.ToSecret(token.Password()).(pulumi.StringOutput),
+			Server:   args.Login.Server,
+			Username: args.Login.Username,
+			Password: pulumi.ToSecret(args.Login.Password).(pulumi.StringOutput),
 		},
 	}, pulumi.Parent(b))
 	if err != nil {

@@ -80,6 +80,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return r, nil
 }
 
+// Login is a login to the repository's registry for a push (the docker
+// CLI's user and a 12-hour token), read when Pulumi runs.
+func (r *Registry) Login(ctx *pulumi.Context) (username, password pulumi.StringOutput) {
+	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: r.RegistryID}, pulumi.Parent(r))
+	return token.UserName(), pulumi.ToSecret(token.Password()).(pulumi.StringOutput)
+}
+
 // lifecycle policy document, as ECR defines it.
 type lifecyclePolicy struct {
 	Rules []lifecycleRule `json:"rules"`

@@ -26,6 +26,8 @@ type seedData struct {
 	AppName    string
 	// PullSecret is the image pull secret the app's Deployment references.
 	PullSecret string
+	// Registry is where the CI pushes: RegistryECR or RegistryGHCR.
+	Registry string
 }
 
 // overlayData is what one environment's overlay is rendered from.

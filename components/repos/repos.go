@@ -48,11 +48,35 @@ type Args struct {
 	DeleteOnDestroy bool
 }
 
+// Registries the CI can push to.
+const (
+	RegistryECR  = "ecr"
+	RegistryGHCR = "ghcr"
+)
+
 // CIVariables are the workflow's non-secret settings.
 type CIVariables struct {
-	AWSRegion       string
-	RoleARN         pulumi.StringInput
+	// Registry is RegistryECR (the job assumes an AWS role) or RegistryGHCR
+	// (it pushes with its own GITHUB_TOKEN); it picks the workflow's
+	// release job.
+	Registry        string
 	ImageRepository pulumi.StringInput
+	// AWSRegion and RoleARN: ECR only.
+	AWSRegion string
+	RoleARN   pulumi.StringInput
+}
+
+// variables are the Actions variables the workflow of this registry reads.
+func (v CIVariables) variables() []ciVariable {
+	if v.Registry == RegistryGHCR {
+		return []ciVariable{{varImageRepository, v.ImageRepository}}
+	}
+	return []ciVariable{{varAWSRegion, pulumi.String(v.AWSRegion)}, {varAWSRoleARN, v.RoleARN}, {varECRRepository, v.ImageRepository}}
+}
+
+type ciVariable struct {
+	name  string
+	value pulumi.StringInput
 }
 
 // Names the workflow reads (see templates/source/github/workflows/ci.yaml.tmpl).
@@ -61,6 +85,7 @@ const (
 	varAWSRegion          = "AWS_REGION"
 	varAWSRoleARN         = "AWS_ROLE_ARN"
 	varECRRepository      = "ECR_REPOSITORY"
+	varImageRepository    = "IMAGE_REPOSITORY"
 	varGitopsRepo         = "GITOPS_REPO"
 	varAppName            = "APP_NAME"
 	// ReleaseEnvironment is the source repo's GitHub environment that holds
@@ -106,7 +131,20 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil {
 		return nil, fmt.Errorf("repos %s: args are required", name)
 	}
-	data := seedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName, PullSecret: args.PullSecret}
+	switch args.CI.Registry {
+	case RegistryECR:
+		if args.CI.RoleARN == nil {
+			return nil, fmt.Errorf("repos %s: the CI's AWS role is required with ECR", name)
+		}
+	case RegistryGHCR:
+	default:
+		return nil, fmt.Errorf("repos %s: registry %q is neither %s nor %s", name, args.CI.Registry, RegistryECR, RegistryGHCR)
+	}
+	if args.CI.ImageRepository == nil {
+		return nil, fmt.Errorf("repos %s: the image repository is required", name)
+	}
+	data := seedData{Owner: args.Owner, SourceRepo: args.SourceRepo, GitopsRepo: args.GitopsRepo, AppName: args.AppName,
+		PullSecret: args.PullSecret, Registry: args.CI.Registry}
 	seeds := map[string][]File{}
 	for _, kind := range []string{"source", "gitops"} {
 		files, err := seedFiles(kind, data)
@@ -178,16 +216,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("release environment secret: %w", err)
 	}
 	r.ciSettings = append(r.ciSettings, ciSecret)
-	for _, v := range []struct {
-		name  string
-		value pulumi.StringInput
-	}{
-		{varAWSRegion, pulumi.String(args.CI.AWSRegion)},
-		{varAWSRoleARN, args.CI.RoleARN},
-		{varECRRepository, args.CI.ImageRepository},
-		{varGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
-		{varAppName, pulumi.String(args.AppName)},
-	} {
+	for _, v := range append(args.CI.variables(),
+		ciVariable{varGitopsRepo, pulumi.Sprintf("%s/%s", args.Owner, gitops.Name)},
+		ciVariable{varAppName, pulumi.String(args.AppName)},
+	) {
 		variable, err := github.NewActionsVariable(ctx, name+"-var-"+strings.ToLower(strings.ReplaceAll(v.name, "_", "-")), &github.ActionsVariableArgs{
 			Repository:   source.Name,
 			VariableName: pulumi.String(v.name),

@@ -27,6 +27,18 @@ type Stack struct {
 	// (a dry run): what providers compute is unknown, and so is everything
 	// made from it. The render writes such a value as UnknownValue.
 	Preview bool
+	// GitHub, when set, answers the hub's questions to GitHub (its plan,
+	// the token's scopes); unset, GitHub is not asked (see NotAskedGitHub).
+	GitHub infra.GitHubReader
+}
+
+// GitHubTokenPlaceholder stands in for the token `pulumi up` acts with.
+const GitHubTokenPlaceholder = "[GitHub token of pulumi up]"
+
+// NotAskedGitHub answers for GitHub in the offline run: nothing is known of
+// the owner's plan, so no plan is checked, and the token is a placeholder.
+func NotAskedGitHub(*pulumi.Context, string) (*infra.GitHubAccess, error) {
+	return &infra.GitHubAccess{Token: infra.NewSecret(GitHubTokenPlaceholder)}, nil
 }
 
 // KubeconfigPlaceholder stands in for what only the kubeconfig knows.
@@ -104,6 +116,11 @@ func RunProgram(stack Stack, stackOutputs map[string]resource.PropertyMap, progr
 	pctx = infra.WithConfigKeys(pctx, keys)
 	pctx = infra.WithKubeconfigReader(pctx, stack.kubeconfigReader())
 	pctx = image.WithoutBuildContext(pctx)
+	github := stack.GitHub
+	if github == nil {
+		github = NotAskedGitHub
+	}
+	pctx = infra.WithGitHubReader(pctx, github)
 
 	var exports map[string]pulumi.Input
 	err = pulumi.RunWithContext(pctx, func(ctx *pulumi.Context) error {

@@ -25,7 +25,8 @@ var PartOfArgoCD = map[string]string{"app.kubernetes.io/part-of": "argocd"}
 // the program gives it, with the chart's own key mapping: configs.cm →
 // argocd-cm, configs.params → argocd-cmd-params-cm, configs.rbac →
 // argocd-rbac-cm, configs.secret.githubSecret → argocd-secret's
-// webhook.github.secret, configs.secret.extra → argocd-secret, notifications.notifiers/triggers/templates and
+// webhook.github.secret, configs.secret.argocdServerAdminPassword → its
+// admin.password, configs.secret.extra → argocd-secret, notifications.notifiers/triggers/templates and
 // argocdUrl → argocd-notifications-cm. The chart's own defaults beyond
 // these keys are not reproduced.
 type ArgoCDConfig struct {
@@ -104,6 +105,9 @@ func ArgoCDConfigFromValues(values map[string]any) (*ArgoCDConfig, error) {
 	secret := map[string]string{"server.secretkey": hex.EncodeToString(key)}
 	if gh, _ := nested(configs, "secret")["githubSecret"].(string); gh != "" {
 		secret["webhook.github.secret"] = gh
+	}
+	if hash, _ := nested(configs, "secret")["argocdServerAdminPassword"].(string); hash != "" {
+		secret["admin.password"] = hash
 	}
 	for k, v := range stringMap(nested(configs, "secret", "extra")) {
 		secret[k] = v
