@@ -3,6 +3,8 @@ package infra
 import (
 	"fmt"
 	"github.com/gitops-platform/gitops-platform/internal/platform"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,6 +147,17 @@ type Config struct {
 type Raw struct {
 	Values map[string]string
 	Secret map[string]bool
+	// Stack is the stack's name, for messages that name its file; empty
+	// reads as <stack>.
+	Stack string
+}
+
+// stackFile is the stack's config file, as messages name it.
+func (r Raw) stackFile() string {
+	if r.Stack == "" {
+		return "Pulumi.<stack>.yaml"
+	}
+	return "Pulumi." + r.Stack + ".yaml"
 }
 
 // Problem is one bad config value.
@@ -276,7 +289,29 @@ func (p *parser) str(name string) string {
 	spec, _ := lookupKey(name)
 	v, set := p.value(spec)
 	if spec.required && (!set || strings.TrimSpace(v) == "") {
-		p.add(name, v, "required; set it in Pulumi.<stack>.yaml")
+		expected := "required; set it in " + p.raw.stackFile()
+		if why, ok := requiredValues[name]; ok {
+			expected = "required: " + why + "; set it in " + p.raw.stackFile()
+		}
+		p.add(name, v, expected)
+	}
+	return v
+}
+
+// path reads a file path; a leading ~/ is the home directory, as in a
+// shell (Pulumi and the Kubernetes provider take the path as written).
+func (p *parser) path(name string) string {
+	v := p.str(name)
+	switch {
+	case v == "~" || strings.HasPrefix(v, "~/"):
+		home, err := os.UserHomeDir()
+		if err != nil {
+			p.add(name, v, "~ is your home directory, which cannot be found here ("+err.Error()+"); write the path in full")
+			return v
+		}
+		return filepath.Join(home, strings.TrimPrefix(v, "~"))
+	case strings.HasPrefix(v, "~"):
+		p.add(name, v, "~user is not expanded; write the path in full (~/ is your own home directory)")
 	}
 	return v
 }
@@ -321,7 +356,7 @@ func (p *parser) typed() *Config {
 		Hub:                             p.boolean(KeyHub),
 		HubStack:                        p.str(KeyHubStack),
 		KubeContext:                     p.str(KeyKubeContext),
-		Kubeconfig:                      p.str(KeyKubeconfig),
+		Kubeconfig:                      p.path(KeyKubeconfig),
 		ClusterServer:                   p.str(KeyClusterServer),
 		ClusterInsecure:                 p.boolean(KeyClusterInsecure),
 		LocalLab:                        p.boolean(KeyLocalLab),
@@ -362,6 +397,13 @@ func (p *parser) typed() *Config {
 		ArgoCDChart:                     p.chartSource(KeyArgoCDChartRepo, KeyArgoCDChartUser, KeyArgoCDChartPassword),
 		KubePrometheusStackChart:        p.chartSource(KeyPromChartRepo, KeyPromChartUser, KeyPromChartPassword),
 	}
+}
+
+// requiredValues say what a required key may be, for its message.
+var requiredValues = map[string]string{
+	KeyEnvironment: "dev, staging or prod",
+	KeySyncMode:    "auto (Argo CD syncs on its own) or manual (a person syncs; prod)",
+	KeyKubeContext: "this environment's kube context (kubectl config get-contexts)",
 }
 
 // keyOrder places a problem by its key's place in the key table, unknown keys last.

@@ -72,7 +72,7 @@ func rawConfig(ctx *pulumi.Context) Raw {
 		}
 	}
 	sort.Strings(keys)
-	raw := Raw{Values: map[string]string{}, Secret: map[string]bool{}}
+	raw := Raw{Values: map[string]string{}, Secret: map[string]bool{}, Stack: ctx.Stack()}
 	for _, k := range keys {
 		if v, ok := ctx.GetConfig(k); ok {
 			raw.Values[k] = v

@@ -73,7 +73,8 @@ func (p *parser) validateRole(c *Config) {
 	}
 	if !c.Hub {
 		if c.HubStack == "" {
-			p.add(KeyHubStack, "", "required when hub is false: the hub's stack, as `stack` or `org/project/stack`")
+			p.add(KeyHubStack, "", "required when hub is false: the hub's stack, as `stack` or `org/project/stack`; "+
+				"if this is the hub, set gitops-platform:hub: true in "+p.raw.stackFile())
 		} else if !validStackRef(c.HubStack) {
 			p.add(KeyHubStack, c.HubStack, "expected `stack` or `org/project/stack` (letters, digits, ., _, -)")
 		}

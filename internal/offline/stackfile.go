@@ -48,6 +48,28 @@ func LoadProject(dir string) (*Project, error) {
 	return &p, nil
 }
 
+// misplacedKeys refuses a project key written at the top of a stack file
+// instead of under config:, where Pulumi reads it; Pulumi itself would
+// leave it unread, and its default in force.
+func misplacedKeys(b []byte, project, file string) error {
+	var top map[string]any
+	if err := yaml.Unmarshal(b, &top); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var misplaced []string
+	for k := range top {
+		if strings.HasPrefix(k, project+":") {
+			misplaced = append(misplaced, k)
+		}
+	}
+	if len(misplaced) == 0 {
+		return nil
+	}
+	sort.Strings(misplaced)
+	return fmt.Errorf("%s: %s: misplaced outside config:, where Pulumi never reads it; indent it under config:",
+		file, strings.Join(misplaced, ", "))
+}
+
 // LoadStack reads dir/Pulumi.<name>.yaml and applies Pulumi.yaml's defaults,
 // as the Pulumi CLI does before it starts the program.
 func LoadStack(dir, name string) (Stack, error) {
@@ -65,6 +87,9 @@ func LoadStack(dir, name string) (Stack, error) {
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return Stack{}, fmt.Errorf("%s: %w", filepath.Base(file), err)
+	}
+	if err := misplacedKeys(b, proj.Name, filepath.Base(file)); err != nil {
+		return Stack{}, err
 	}
 	st := Stack{Project: proj.Name, Name: name, Config: map[string]string{}}
 	for key, v := range doc.Config {

@@ -20,6 +20,14 @@ type Pulumi interface {
 	Stream(args ...string) error
 }
 
+// Usage is what `go run ./cmd/teardown --help` prints.
+const Usage = `usage: go run ./cmd/teardown <stack>... (make destroy: prod staging dev)
+
+Destroys the stacks in the order given, the hub last. Every stack's state is
+read first; nothing is destroyed when one holds a protected resource, or
+when the hub is not the last named. A stack that does not exist is skipped.
+`
+
 // Types the checks look for.
 const (
 	typeArgoCD = platform.TypeArgoCD
@@ -47,7 +55,16 @@ type listed struct {
 // dev). Every stack is checked before the first destroy.
 func Run(p Pulumi, stacks []string, out io.Writer) error {
 	if len(stacks) == 0 {
-		return fmt.Errorf("teardown: name the stacks to destroy, the hub last (e.g. prod staging dev)")
+		return fmt.Errorf("teardown: name the stacks to destroy, the hub last (e.g. prod staging dev)\n%s", Usage)
+	}
+	for _, s := range stacks {
+		if s == "-h" || s == "-help" || s == "--help" || s == "help" {
+			fmt.Fprint(out, Usage)
+			return nil
+		}
+		if strings.HasPrefix(s, "-") {
+			return fmt.Errorf("teardown: unknown flag %s\n%s", s, Usage)
+		}
 	}
 	var refusals []string
 	var todo []string

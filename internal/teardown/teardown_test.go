@@ -3,6 +3,7 @@ package teardown_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -109,4 +110,18 @@ func TestTeardownMissingStackAndFailure(t *testing.T) {
 	assert.Empty(t, f.destroyed, "the hub stays while prod is not gone")
 
 	require.Error(t, teardown.Run(f, nil, &out))
+}
+
+// TestHelpPrintsUsage: --help prints the usage and touches no stack; an
+// unknown flag is refused with it.
+func TestHelpPrintsUsage(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"--help", "-h"} {
+		var out strings.Builder
+		require.NoError(t, teardown.Run(nil, []string{arg}, &out))
+		assert.Equal(t, teardown.Usage, out.String())
+	}
+	err := teardown.Run(nil, []string{"--force", "dev"}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unknown flag --force")
 }
