@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-platform/gitops-platform/internal/offline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,6 +55,16 @@ case "$1 $2" in
 esac
 `
 
+// labKubectl stands in for kubectl: it records its argv and answers the
+// architecture of dev's node (LAB_ARCH, amd64 unless set).
+const labKubectl = `#!/bin/sh
+{ printf 'kubectl'; printf ' %s' "$@"; echo; } >>"$LAB_LOG"
+case "$*" in
+"--context dev get nodes -o jsonpath={.items[0].status.nodeInfo.architecture}") printf '%s' "${LAB_ARCH:-amd64}" ;;
+*) echo "unexpected: kubectl $*" >&2; exit 2 ;;
+esac
+`
+
 // labStaleServer is the clusterServer the copied stack files start with: the
 // node IP on the profile's own network, which the hub cannot reach.
 const labStaleServer = "  gitops-platform:clusterServer: https://192.168.58.2:8443"
@@ -74,7 +85,7 @@ func newLabRig(t *testing.T, subnet string) *labRig {
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(r.dir, "scripts"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(r.dir, "scripts", "lab"), script, 0o755))
-	stackFiles, err := filepath.Glob(filepath.Join(projectDir, "Pulumi.*.yaml"))
+	stackFiles, err := filepath.Glob(filepath.Join(projectDir, "Pulumi.*yaml"))
 	require.NoError(t, err)
 	for _, f := range stackFiles {
 		b, err := os.ReadFile(f)
@@ -89,6 +100,7 @@ func newLabRig(t *testing.T, subnet string) *labRig {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(r.tools, "minikube"), []byte(labMinikube), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(r.tools, "docker"), []byte(labDocker), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(r.tools, "kubectl"), []byte(labKubectl), 0o755))
 	prefix := strings.TrimSuffix(subnet, ".0/24")
 	require.NoError(t, os.WriteFile(filepath.Join(r.state, "dev.net"), []byte("dev "+prefix+".2/24\n"), 0o644))
 	return r
@@ -388,4 +400,42 @@ func TestLabRefusesAnAddressTakenByAnotherContainer(t *testing.T) {
 	assert.Contains(t, out, "192.168.49.3 on docker network 'dev' is taken by container 'registry'")
 	assert.Zero(t, labCount(r.calls(t), "docker network connect"))
 	assert.Equal(t, before, r.stack(t, "staging"))
+}
+
+// TestLabBuildsTheFirstImageForTheNodes checks that make lab reads dev's
+// node's architecture once dev is up: on arm64 (minikube on Apple silicon)
+// it writes bootstrapImagePlatform: linux/arm64 into the hub's stack file,
+// which the program accepts, and changes nothing else there; a second run
+// writes nothing; an architecture the image is not built for stops it.
+func TestLabBuildsTheFirstImageForTheNodes(t *testing.T) {
+	t.Parallel()
+	r := newLabRig(t, "192.168.49.0/24")
+	out, err := r.run(t, "LAB_ARCH=arm64")
+	require.NoError(t, err, out)
+	calls := r.calls(t)
+	assert.Less(t, labIndex(calls, "minikube start -p dev "), labIndex(calls, "kubectl --context dev get nodes"), "the node is read once dev is up")
+	assert.Contains(t, out, "dev's node is arm64: the first image is built for linux/arm64")
+	var want []string // the line goes right under config:
+	for _, l := range labOriginal(t, "dev") {
+		want = append(want, l)
+		if l == "config:" {
+			want = append(want, "  gitops-platform:bootstrapImagePlatform: linux/arm64")
+		}
+	}
+	assert.Equal(t, strings.Join(want, "\n"), r.stack(t, "dev"))
+	_, err = offline.LoadStack(r.dir, "dev")
+	require.NoError(t, err)
+	res, err := offline.Evaluate(r.dir, "dev", "")
+	require.NoError(t, err)
+	assert.Equal(t, "linux/arm64", path(one(t, res, "docker:index/image:Image").Inputs, "build", "platform").StringValue())
+
+	dev := r.stack(t, "dev")
+	out, err = r.run(t, "LAB_ARCH=arm64")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "bootstrapImagePlatform is already linux/arm64")
+	assert.Equal(t, dev, r.stack(t, "dev"))
+
+	out, err = r.run(t, "LAB_ARCH=s390x")
+	require.Error(t, err)
+	assert.Contains(t, out, "dev's node runs s390x; the app's image is built for amd64 and arm64 only")
 }
