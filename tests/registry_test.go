@@ -11,6 +11,7 @@ import (
 
 	"github.com/gitops-platform/gitops-platform/infra"
 	"github.com/gitops-platform/gitops-platform/internal/offline"
+	"github.com/gitops-platform/gitops-platform/policy/guardrails"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -297,4 +298,28 @@ func TestRegistryConfig(t *testing.T) {
 	_, err := evaluateWith(t, "staging", map[string]string{"ghcrPullUsername": "octocat", "ghcrPullToken": "x"}, "ghcrPullToken")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the hub's registry is ecr")
+}
+
+// TestGHCRPlatformPassesPolicyAndPreview runs the policy pack over every
+// stack of a ghcr platform (the public repos a GitHub Free account needs
+// are allowed by publicRepos) and previews each as a dry run: nothing the
+// program makes is unknown beyond what the cloud computes.
+func TestGHCRPlatformPassesPolicyAndPreview(t *testing.T) {
+	t.Parallel()
+	for _, env := range stacks {
+		res, err := evaluateGHCR(t, env, nil)
+		require.NoError(t, err, env)
+		st, err := guardrails.StackFromConfig(env, res.Stack.ConfigValue)
+		require.NoError(t, err)
+		assert.Empty(t, violations(t, st, res.AnalyzerResources()...), env)
+
+		preview := previewStack(t, env, ghcrHub, nil)
+		var unexpected []string
+		for _, u := range previewUnknowns(preview) {
+			if _, ok := fromTheCloud[strings.ReplaceAll(u, env+"-", "<env>-")]; !ok {
+				unexpected = append(unexpected, u)
+			}
+		}
+		assert.Empty(t, unexpected, "%s: unknown at preview, though the program knows it", env)
+	}
 }
