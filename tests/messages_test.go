@@ -78,3 +78,26 @@ func TestKubeconfigTilde(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "~user is not expanded"), err.Error())
 }
+
+// TestQuickStartComesFirst keeps the README written for a new user: the
+// numbered quick start sits in the first 150 lines and names each command
+// it walks through, in order.
+func TestQuickStartComesFirst(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(projectDir, "README.md"))
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	require.Greater(t, len(lines), 150)
+	head := strings.Join(lines[:150], "\n")
+	start := strings.Index(head, "## Quick start")
+	require.GreaterOrEqual(t, start, 0, "the quick start begins in the first 150 lines")
+	end := strings.Index(head[start:], "\n## ")
+	require.Positive(t, end, "and ends there")
+	quick := head[start : start+end]
+	at := 0
+	for _, cmd := range []string{"make lab", "make preflight", "make up", "make argocd", "make grafana", "Rollback drill", "make down"} {
+		i := strings.Index(quick[at:], cmd)
+		require.GreaterOrEqual(t, i, 0, "the quick start names %s after what comes before it", cmd)
+		at += i
+	}
+}
