@@ -12,7 +12,6 @@ import (
 	"github.com/rhysd/actionlint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 )
 
 // renderRepos writes every stack's repo files into one tree, as the repos
@@ -208,22 +207,7 @@ func TestReleaseRerunSkipsAPushedTag(t *testing.T) {
 	t.Parallel()
 	ci, err := os.ReadFile(filepath.Join(renderRepos(t), "tech-seminar-source", ".github", "workflows", "ci.yaml"))
 	require.NoError(t, err)
-	var wf struct {
-		Jobs map[string]struct {
-			Steps []struct {
-				Name string `yaml:"name"`
-				Run  string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	require.NoError(t, yaml.Unmarshal(ci, &wf))
-	var script string
-	for _, s := range wf.Jobs["release"].Steps {
-		if s.Name == "Build and push" {
-			script = s.Run
-		}
-	}
-	require.NotEmpty(t, script, "the release job has a Build and push step")
+	script := buildStep(t, ci)
 
 	for name, c := range map[string]struct {
 		aws      string // the stand-in's answer to describe-images
@@ -235,30 +219,18 @@ func TestReleaseRerunSkipsAPushedTag(t *testing.T) {
 		"ECR refuses":        {aws: "echo 'An error occurred (AccessDeniedException)' >&2; exit 254", wantErr: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			log := filepath.Join(dir, "calls.log")
-			for tool, body := range map[string]string{
-				"aws":    "echo \"aws $*\" >> " + log + "\n" + c.aws + "\n",
-				"docker": "echo \"docker $*\" >> " + log + "\n",
-			} {
-				require.NoError(t, os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/bash\n"+body), 0o755))
-			}
-			cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
-			cmd.Dir = dir
-			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "TAG=sha-1a2b3c4", "IMAGE_REPOSITORY=" + testRepo}
-			out, err := cmd.CombinedOutput()
+			out, calls, err := runBuildStep(t, script, testRepo, map[string]string{"aws": c.aws, "docker": ""})
 			if c.wantErr {
 				require.Error(t, err, "%s", out)
-				assert.Contains(t, string(out), "AccessDeniedException")
+				assert.Contains(t, out, "AccessDeniedException")
 			} else {
 				require.NoError(t, err, "%s", out)
 			}
-			calls, _ := os.ReadFile(log)
-			assert.Contains(t, string(calls), "aws ecr describe-images --repository-name gitops-monitor --image-ids imageTag=sha-1a2b3c4")
+			assert.Contains(t, calls, "aws ecr describe-images --repository-name gitops-monitor --image-ids imageTag=sha-1a2b3c4")
 			// Both architectures in one push: minikube on arm64 laptops pulls the same tag.
-			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker buildx build --platform linux/amd64,linux/arm64 "+
+			assert.Equal(t, c.wantPush, strings.Contains(calls, "docker buildx build --platform linux/amd64,linux/arm64 "+
 				"--build-arg APP_VERSION=sha-1a2b3c4 -t "+testRepo+":sha-1a2b3c4 --push ."), "%s", calls)
-			assert.Equal(t, c.wantPush, strings.Contains(string(calls), "docker buildx build"), "%s", calls)
+			assert.Equal(t, c.wantPush, strings.Contains(calls, "docker buildx build"), "%s", calls)
 		})
 	}
 }

@@ -38,22 +38,15 @@ func evaluate(t testing.TB, stack string) *offline.Result {
 	return res
 }
 
-// evaluateWith runs the program for a stack file with some config changed.
+// evaluateWith runs the program for a stack file with some config changed;
+// a joining stack reads the project's hub.
 func evaluateWith(t testing.TB, stack string, set map[string]string, secrets ...string) (*offline.Result, error) {
 	t.Helper()
-	st, err := offline.LoadStack(projectDir, stack)
-	require.NoError(t, err)
-	for k, v := range set {
-		st.Config["gitops-platform:"+k] = v
-	}
-	for _, k := range secrets {
-		st.Secrets = append(st.Secrets, "gitops-platform:"+k)
-	}
 	refs := map[string]resource.PropertyMap{}
 	if stack != "dev" {
 		refs["dev"] = offline.ElideSecrets(evaluate(t, "dev").Outputs)
 	}
-	return offline.Run(st, refs)
+	return evaluateStack(t, stack, set, refs, secrets...)
 }
 
 func byType(res *offline.Result, typ string) []*offline.Resource {

@@ -162,26 +162,39 @@ func TestGHCRReleaseRerunSkipsAPushedTag(t *testing.T) {
 		"registry refuses":   {inspect: "echo 'ERROR: unauthorized: authentication required' >&2; exit 1", wantErr: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			log := filepath.Join(dir, "calls.log")
-			docker := "#!/bin/bash\necho \"docker $*\" >> " + log + "\nif [ \"$1 $2 $3\" = \"buildx imagetools inspect\" ]; then " + c.inspect + "; fi\n"
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "docker"), []byte(docker), 0o755))
-			cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
-			cmd.Dir = dir
-			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "TAG=sha-1a2b3c4", "IMAGE_REPOSITORY=" + repo}
-			out, err := cmd.CombinedOutput()
+			out, calls, err := runBuildStep(t, script, repo, map[string]string{
+				"docker": "if [ \"$1 $2 $3\" = \"buildx imagetools inspect\" ]; then " + c.inspect + "; fi",
+			})
 			if c.wantErr {
 				require.Error(t, err, "%s", out)
-				assert.Contains(t, string(out), "unauthorized")
+				assert.Contains(t, out, "unauthorized")
 			} else {
 				require.NoError(t, err, "%s", out)
 			}
-			calls, _ := os.ReadFile(log)
-			assert.Contains(t, string(calls), "docker buildx imagetools inspect "+repo+":sha-1a2b3c4")
-			assert.Equal(t, c.wantPush, strings.Contains(string(calls),
+			assert.Contains(t, calls, "docker buildx imagetools inspect "+repo+":sha-1a2b3c4")
+			assert.Equal(t, c.wantPush, strings.Contains(calls,
 				"docker buildx build --platform linux/amd64,linux/arm64 --build-arg APP_VERSION=sha-1a2b3c4 -t "+repo+":sha-1a2b3c4 --push ."), "%s", calls)
 		})
 	}
+}
+
+// runBuildStep runs a release job's "Build and push" script with
+// stand-ins (tool name → what it does after logging its argv), for the
+// tag sha-1a2b3c4 of repo; it returns the output, the stand-ins' calls and
+// the script's error.
+func runBuildStep(t *testing.T, script, repo string, standIns map[string]string) (string, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls.log")
+	for tool, body := range standIns {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/bash\necho \""+tool+" $*\" >> "+log+"\n"+body+"\n"), 0o755))
+	}
+	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "TAG=sha-1a2b3c4", "IMAGE_REPOSITORY=" + repo}
+	out, err := cmd.CombinedOutput()
+	calls, _ := os.ReadFile(log)
+	return string(out), string(calls), err
 }
 
 // buildStep is the release job's "Build and push" script.
