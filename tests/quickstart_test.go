@@ -206,7 +206,8 @@ func newQuickStart(t *testing.T, g *githubStandIn, withAWS bool) *quickStart {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(q.state, "dev.net"), []byte("dev 192.168.49.2/24\n"), 0o644))
 	q.env = []string{"PATH=" + q.tools + ":" + filepath.Dir(goBin) + ":/usr/bin:/bin", "HOME=" + os.Getenv("HOME"),
-		"GOCACHE=" + os.Getenv("GOCACHE"), "GOMODCACHE=" + os.Getenv("GOMODCACHE"), "GOFLAGS=-mod=mod",
+		"GOCACHE=" + os.Getenv("GOCACHE"), "GOMODCACHE=" + os.Getenv("GOMODCACHE"), "GOFLAGS=" + os.Getenv("GOFLAGS"),
+		"GOPROXY=" + os.Getenv("GOPROXY"), "GOPATH=" + os.Getenv("GOPATH"),
 		"LAB_LOG=" + filepath.Join(q.state, "calls.log"), "LAB_STATE=" + q.state, "LAB_SUBNET=192.168.49.0/24",
 		standInPulumiEnv + "=" + q.state, "GITHUB_TOKEN=" + g.token, "GITHUB_BASE_URL=" + g.URL, "PULUMI_CONFIG_PASSPHRASE=walk"}
 	return q
