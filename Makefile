@@ -49,7 +49,7 @@ live-test: tools
 live-bench: tools
 	cd tests/apiserver && go test -count=1 -timeout 40m -run '^$$' -bench PushToDevHealthy -benchtime 5x ./live
 
-## tools: kustomize $(KUSTOMIZE_VERSION) into ./bin (the tag-bump and build tests run it)
+## tools: the pinned kustomize into ./bin (the tag-bump and build tests run it)
 tools: bin/kustomize
 
 bin/kustomize:
