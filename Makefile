@@ -69,7 +69,7 @@ render:
 policy:
 	@for s in $(selected); do go run ./cmd/render -stack $$s -out $(RENDER_DIR)/$$s -policy || exit 1; done
 
-## preflight: check the tools, credentials and kube contexts `make up` needs
+## preflight: check that what `make up` needs works: GitHub token, scopes and plan, AWS (ECR), kube contexts, Docker
 preflight:
 	@scripts/preflight $(selected)
 
