@@ -89,26 +89,20 @@ func checkGitHub(ctx *pulumi.Context, cfg *Config) (*GitHubAccess, error) {
 			"`pulumi up` fails half-way; set publicRepos: true there", kind, a.Login), nil)
 	}
 	if a.Scopes != nil { // a classic token: GitHub lists its scopes
-		need := []struct{ scope, key, why string }{
-			{"repo", KeyGitHubOwner, "the repos, their settings and files"},
-			{"workflow", KeyGitHubOwner, "the CI workflow in .github/workflows"},
+		type need struct{ scope, key, value, why string }
+		needs := []need{
+			{"repo", KeyGitHubOwner, cfg.GitHubOwner, "the repos, their settings and files"},
+			{"workflow", KeyGitHubOwner, cfg.GitHubOwner, "the CI workflow in .github/workflows"},
 		}
 		if cfg.ReposOnDestroy == ReposDelete {
-			need = append(need, struct{ scope, key, why string }{"delete_repo", KeyReposOnDestroy, "deleting the repos on destroy"})
+			needs = append(needs, need{"delete_repo", KeyReposOnDestroy, string(cfg.ReposOnDestroy), "deleting the repos on destroy"})
 		}
 		if cfg.Registry == RegistryGHCR && cfg.BootstrapImage {
-			need = append(need, struct{ scope, key, why string }{"write:packages", KeyRegistry, "pushing the first image to ghcr.io"})
+			needs = append(needs, need{"write:packages", KeyRegistry, string(cfg.Registry), "pushing the first image to ghcr.io"})
 		}
-		for _, n := range need {
-			if !hasScope(a.Scopes, n.scope) {
-				value := cfg.GitHubOwner
-				switch n.key {
-				case KeyReposOnDestroy:
-					value = string(cfg.ReposOnDestroy)
-				case KeyRegistry:
-					value = string(cfg.Registry)
-				}
-				add(n.key, value, fmt.Sprintf("the GitHub token lacks the %s scope, needed for %s (it has: %s)",
+		for _, n := range needs {
+			if !slices.Contains(a.Scopes, n.scope) {
+				add(n.key, n.value, fmt.Sprintf("the GitHub token lacks the %s scope, needed for %s (it has: %s)",
 					n.scope, n.why, strings.Join(a.Scopes, ", ")))
 			}
 		}
@@ -117,13 +111,4 @@ func checkGitHub(ctx *pulumi.Context, cfg *Config) (*GitHubAccess, error) {
 		return nil, &ValidationError{Problems: problems}
 	}
 	return gh, nil
-}
-
-// hasScope reports whether a classic token's scopes include scope; repo
-// and write:packages come with the broader scopes GitHub names.
-func hasScope(scopes []string, scope string) bool {
-	if slices.Contains(scopes, scope) {
-		return true
-	}
-	return scope == "read:packages" && slices.Contains(scopes, "write:packages")
 }
