@@ -157,8 +157,10 @@ func standInUp(stack string) (*offline.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The policy pack, as --policy-pack policy runs it.
-	if err := offline.Command([]string{"-stack", stack, "-project", ".", "-out", filepath.Join(os.TempDir(), "standin-render-"+stack), "-policy"}, io.Discard); err != nil {
+	// The policy pack, as --policy-pack policy runs it, rendering into this
+	// walk's own state directory: walks run in parallel.
+	out := filepath.Join(os.Getenv(standInPulumiEnv), "render-"+stack)
+	if err := offline.Command([]string{"-stack", stack, "-project", ".", "-out", out, "-policy"}, io.Discard); err != nil {
 		return nil, fmt.Errorf("policy pack: %w", err)
 	}
 	return res, nil
