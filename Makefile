@@ -17,7 +17,7 @@ KUSTOMIZE_VERSION := v5.7.1
 # preview, up, argocd, grafana and destroy all use it.
 PULUMI_LOCAL   := pulumi login --local >/dev/null
 
-.PHONY: help test app-test apiserver-test live-test live-bench tools render policy preview up down destroy argocd grafana preflight lab fuzz bench
+.PHONY: help test app-test tier-tools apiserver-test live-test live-bench tools render policy preview up down destroy argocd grafana preflight lab fuzz bench
 
 .DEFAULT_GOAL := help
 
@@ -27,22 +27,29 @@ help:
 	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 20
 
 ## test: vet and run every test, the seeded app's own and the API-server tier included (what CI runs)
-test: app-test tools
+test: app-test tools tier-tools
+	@echo "test: go vet and go test of the program (a first run compiles the Pulumi SDKs first: several minutes)"
 	go vet ./...
 	go test ./...
 	$(MAKE) apiserver-test
 	$(MAKE) live-test
 
-## apiserver-test: every rendered object against a real kube-apiserver + etcd (built from the Go proxy, cached
-## in ~/.cache/gitops-platform/apiserver-tier), and Argo CD's own ApplicationSet generator (tests/apiserver, its own module);
-## Argo CD's RBAC enforcer, Dex and OIDC settings over the rendered hub (tests/apiserver/access)
-apiserver-test: tools
-	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m . ./access
+## tier-tools: build the servers the tiers run (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+## kwok, Argo CD) from the Go proxy into ~/.cache/gitops-platform/apiserver-tier, a line per tool; cached after
+tier-tools:
+	@cd tests/apiserver && go run ./tools/build
+
+## apiserver-test: every rendered object against a real kube-apiserver + etcd, and Argo CD's own ApplicationSet
+## generator (tests/apiserver, its own module); Argo CD's RBAC enforcer, Dex and OIDC settings over the rendered
+## hub (tests/apiserver/access)
+apiserver-test: tools tier-tools
+	@echo "apiserver-test: compiling the tier's tests (a first run compiles Argo CD's and Kubernetes' packages: minutes)"
+	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m . ./access ./tools/build
 
 ## live-test: the live delivery tier: Argo CD v3.3.5's own controllers deliver the rendered platform to three
-## real API servers with kube-controller-manager, kube-scheduler and kwok (tests/apiserver/live; needs redis-server,
-## sshd and git: .ci/run installs them); binaries cached in ~/.cache/gitops-platform/apiserver-tier
-live-test: tools
+## real API servers with kube-controller-manager, kube-scheduler and kwok (tests/apiserver/live); Redis and the
+## gitops repo's SSH server run in the test process; needs git and its ssh client
+live-test: tools tier-tools
 	cd tests/apiserver && go vet ./live && go test -count=1 -timeout 40m ./live
 
 ## live-bench: push → dev Synced and Healthy through the webhook, on the live tier (5 pushes)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/tools"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 func setup(tmp string) error {
-	cache, err := kit.CacheDir()
+	cache, err := tools.CacheDir()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Package kit starts the real servers the test tiers run: etcd and
 // kube-apiserver (and, for the live tier, the rest of a cluster), built
-// from the Go module proxy by the wrapper modules in ../tools and cached.
+// from the Go module proxy and cached by package tools.
 package kit
 
 import (
@@ -21,65 +21,15 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/tools"
 	"k8s.io/client-go/rest"
 )
-
-// Versions of the binaries the tier builds from the Go module proxy (the
-// wrapper modules under tools/ pin them).
-const (
-	EtcdVersion       = "v3.5.21"
-	KubernetesVersion = "v1.33.0"
-)
-
-// toolsDir is ../tools beside this file: the wrapper modules.
-func toolsDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "tools")
-}
-
-// CacheDir keeps the built binaries between runs.
-func CacheDir() (string, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(base, "gitops-platform", "apiserver-tier")
-	return dir, os.MkdirAll(dir, 0o755)
-}
-
-// binary builds pkg in the wrapper module tools/<module> once and returns
-// the cached path; the name carries the version, so a new pin rebuilds.
-func Binary(cache, name, module, pkg string, ldflags string) (string, error) {
-	path := filepath.Join(cache, name)
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	f, err := os.CreateTemp(cache, name+".building-*")
-	if err != nil {
-		return "", err
-	}
-	tmp := f.Name()
-	f.Close()
-	defer os.Remove(tmp) // gone once renamed; left by a failed build otherwise
-	args := []string{"build", "-trimpath", "-o", tmp}
-	if ldflags != "" {
-		args = append(args, "-ldflags", ldflags)
-	}
-	cmd := exec.Command("go", append(args, pkg)...)
-	cmd.Dir = filepath.Join(toolsDir(), module)
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %w\n%s", name, err, out)
-	}
-	return path, os.Rename(tmp, path)
-}
 
 // PKI is the server's certificates and the admin's client certificate.
 type PKI struct {
@@ -290,19 +240,14 @@ func KillLeftovers(cache, pidFile string) {
 	_ = os.Remove(pidFile)
 }
 
-// KubeLDFlags stamp the Kubernetes binaries with their version.
-func KubeLDFlags() string {
-	return fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33", KubernetesVersion)
-}
-
 // StartCluster starts etcd and kube-apiserver in dir; name tells its
 // processes apart from another cluster's (the PID file kept in cache).
 func StartCluster(cache, dir, name string) (*Cluster, error) {
-	etcdBin, err := Binary(cache, "etcd-"+EtcdVersion, "etcd", "go.etcd.io/etcd/server/v3", "")
+	etcdBin, err := tools.Etcd.Build(cache, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	apiBin, err := Binary(cache, "kube-apiserver-"+KubernetesVersion, "kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", KubeLDFlags())
+	apiBin, err := tools.KubeAPIServer.Build(cache, os.Stderr)
 	if err != nil {
 		return nil, err
 	}

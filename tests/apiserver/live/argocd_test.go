@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
 )
 
@@ -20,22 +21,63 @@ type argocd struct {
 	repo    string // repo-server address
 	webhook string // argocd-server's /api/webhook URL
 	api     string // argocd-server's base URL
-	redis   *kit.Process
+	redis   *redisServer
+}
+
+// redisServer is Argo CD's Redis: miniredis, the in-process Redis that
+// Argo CD's own unit tests run its cache against, on a loopback port.
+// miniredis expires keys only when told that time has passed; a clock
+// tells it as time passes, so cache entries expire as in Redis.
+type redisServer struct {
+	*miniredis.Miniredis
+	stop, stopped chan struct{}
+}
+
+func startRedis() (*redisServer, error) {
+	r := &redisServer{Miniredis: miniredis.NewMiniRedis(), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if err := r.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("redis (miniredis): %w", err)
+	}
+	go func() {
+		defer close(r.stopped)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case now := <-tick.C:
+				r.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *redisServer) Close() {
+	close(r.stop)
+	<-r.stopped
+	r.Miniredis.Close()
 }
 
 func (a *argocd) stop() {
 	if a == nil {
 		return
 	}
-	kit.StopAll(append([]*kit.Process{a.redis}, a.procs...))
+	kit.StopAll(a.procs)
+	if a.redis != nil {
+		a.redis.Close()
+	}
 }
 
 // logs is the end of every component's log, for a failed assertion.
 func (a *argocd) logs() string {
-	return kit.Tails("", append([]*kit.Process{a.redis}, a.procs...)...)
+	return kit.Tails("", a.procs...)
 }
 
-// startArgoCD starts redis, then the repo server, the application
+// startArgoCD starts Redis, then the repo server, the application
 // controller, the ApplicationSet controller, the notifications controller
 // and the API server (for the webhook), against the hub's API server.
 func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*argocd, error) {
@@ -44,7 +86,7 @@ func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*arg
 		return nil, err
 	}
 	ports := map[string]int{}
-	for _, name := range []string{"redis", "repo", "repo-metrics", "controller-metrics", "appset-metrics", "appset-probe",
+	for _, name := range []string{"repo", "repo-metrics", "controller-metrics", "appset-metrics", "appset-probe",
 		"notifications-metrics", "server", "server-metrics"} {
 		p, err := kit.FreePort()
 		if err != nil {
@@ -52,12 +94,11 @@ func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*arg
 		}
 		ports[name] = p
 	}
-	redis := fmt.Sprintf("127.0.0.1:%d", ports["redis"])
 	var err error
-	if a.redis, err = kit.Start(dir, "redis", "redis-server", "--port", strconv.Itoa(ports["redis"]), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no"); err != nil {
-		return nil, fmt.Errorf("redis-server (Debian's redis-server package): %w", err)
+	if a.redis, err = startRedis(); err != nil {
+		return nil, err
 	}
+	redis := a.redis.Addr()
 	// Each component runs as the multi-call binary under its own name.
 	link := func(name string) (string, error) {
 		p := filepath.Join(dir, "bin", name)

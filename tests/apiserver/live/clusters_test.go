@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/tools"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,28 +26,18 @@ type binaries struct {
 
 func buildBinaries(cache string) (*binaries, error) {
 	var b binaries
-	var err error
-	if b.controllerManager, err = kit.Binary(cache, "kube-controller-manager-"+kit.KubernetesVersion, "kube-apiserver",
-		"k8s.io/kubernetes/cmd/kube-controller-manager", kit.KubeLDFlags()); err != nil {
-		return nil, err
-	}
-	if b.scheduler, err = kit.Binary(cache, "kube-scheduler-"+kit.KubernetesVersion, "kube-apiserver",
-		"k8s.io/kubernetes/cmd/kube-scheduler", kit.KubeLDFlags()); err != nil {
-		return nil, err
-	}
-	if b.kwok, err = kit.Binary(cache, "kwok-"+kwokVersion, "kwok", "sigs.k8s.io/kwok/cmd/kwok", ""); err != nil {
-		return nil, err
-	}
-	if b.argocd, err = kit.Binary(cache, "argocd-"+argocdVersion, "argocd", "github.com/argoproj/argo-cd/v3/cmd", ""); err != nil {
-		return nil, err
+	for _, t := range []struct {
+		tool tools.Tool
+		path *string
+	}{{tools.KubeControllerManager, &b.controllerManager}, {tools.KubeScheduler, &b.scheduler}, {tools.Kwok, &b.kwok}, {tools.ArgoCD, &b.argocd}} {
+		path, err := t.tool.Build(cache, os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		*t.path = path
 	}
 	return &b, nil
 }
-
-const (
-	kwokVersion   = "v0.7.0"
-	argocdVersion = "v3.3.5"
-)
 
 // env is one environment's cluster: etcd and kube-apiserver, with
 // kube-controller-manager (the ServiceAccount token, Deployment,

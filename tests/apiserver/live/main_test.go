@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/gitops-platform/gitops-platform/tests/apiserver/kit"
+	"github.com/gitops-platform/gitops-platform/tests/apiserver/tools"
 )
 
 // projectRoot is where Pulumi.yaml and the render command are.
@@ -40,9 +41,7 @@ var (
 	// stopAll stops every process, once, from the tests' end or a signal.
 	stopAll = sync.OnceFunc(func() {
 		argo.stop()
-		if git != nil {
-			git.sshd.Stop()
-		}
+		git.stop()
 		for i := len(stacks) - 1; i >= 0; i-- {
 			envs[stacks[i]].stop()
 		}
@@ -103,16 +102,16 @@ func (r *receiver) all() []string {
 }
 
 func setup(tmp string) error {
-	cache, err := kit.CacheDir()
+	cache, err := tools.CacheDir()
 	if err != nil {
 		return err
 	}
 	if kustomize, err = kit.Kustomize(projectRoot); err != nil {
 		return err
 	}
-	for _, tool := range []string{"redis-server", "git", "ssh"} {
+	for _, tool := range []string{"git", "ssh"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is missing: .ci/run installs Debian's redis-server and openssh-server", tool)
+			return fmt.Errorf("%s is missing: the tier runs git, and git's ssh client (Debian's git and openssh-client)", tool)
 		}
 	}
 	// Everything is built before any server starts.

@@ -225,7 +225,7 @@ func adapt(stack string, o *unstructured.Unstructured) error {
 		if err := unstructured.SetNestedField(o.Object, git.url, "stringData", "url"); err != nil {
 			return err
 		}
-		return unstructured.SetNestedField(o.Object, git.privateKey, "stringData", "sshPrivateKey")
+		return unstructured.SetNestedField(o.Object, git.argocd.privateKey, "stringData", "sshPrivateKey")
 	case o.GetKind() == "Secret" && o.GetName() == "argocd-notifications-secret":
 		return unstructured.SetNestedField(o.Object, slack.srv.URL+"/services/T0/B0/live", "stringData", "slack-webhook-url")
 	case o.GetKind() == "AppProject":

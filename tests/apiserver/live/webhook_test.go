@@ -14,7 +14,7 @@ import (
 
 // pushPayload is the part of GitHub's push event Argo CD reads.
 func pushPayload(before, after string, modified []string) ([]byte, error) {
-	repoPath := strings.TrimSuffix(git.bare, ".git")
+	repoPath := strings.TrimSuffix(gitopsRepoPath, ".git")
 	return json.Marshal(map[string]any{
 		"ref": "refs/heads/main", "before": before, "after": after,
 		"commits": []any{map[string]any{"id": after, "added": []string{}, "removed": []string{}, "modified": modified}},
