@@ -112,7 +112,8 @@ func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*arg
 	sshData := filepath.Join(dir, "ssh")
 	tlsData := filepath.Join(dir, "tls")
 	static := filepath.Join(dir, "static")
-	for _, d := range []string{home, gnupg, sshData, tlsData, static} {
+	tmp := filepath.Join(dir, "tmp")
+	for _, d := range []string{home, gnupg, sshData, tlsData, static, tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
@@ -127,6 +128,11 @@ func startArgoCD(dir, bin, hubKubeconfig, kustomizeDir, knownHosts string) (*arg
 		"ARGOCD_SSH_DATA_PATH=" + sshData, "ARGOCD_TLS_DATA_PATH=" + tlsData,
 		"PATH=" + kustomizeDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"KUBECONFIG=" + hubKubeconfig, "ARGOCD_NAMESPACE=" + argocdNamespace,
+		// The repo server's clones (os.TempDir()/_argocd-repo) and its
+		// askpass socket (/tmp/reposerver-ask-pass.sock unless set) are
+		// this run's own: another user's or run's left in /tmp would stop
+		// it ("bind: address already in use").
+		"TMPDIR=" + tmp, "ARGOCD_ASK_PASS_SOCK=" + filepath.Join(dir, "ask-pass.sock"),
 	}
 	components := []struct {
 		name string
