@@ -72,8 +72,8 @@ func TestCIRolePushesToOneRepository(t *testing.T) {
 	require.Len(t, policy.Statement, 3)
 	assert.Equal(t, []string{"ecr:GetAuthorizationToken"}, policy.Statement[0].Action)
 	assert.Equal(t, []string{"*"}, policy.Statement[0].Resource, "GetAuthorizationToken has no resource-level permission")
-	assert.Equal(t, []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
-		"ecr:PutImage", "ecr:UploadLayerPart"}, policy.Statement[1].Action)
+	assert.Equal(t, []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
+		"ecr:PutImage", "ecr:UploadLayerPart"}, policy.Statement[1].Action, "AWS's documented push policy, and nothing more")
 	assert.Equal(t, []string{offline.ComputedPlaceholder(typeECR, "gitops-monitor", "arn")}, policy.Statement[1].Resource)
 	assert.Equal(t, []string{"ecr:DescribeImages"}, policy.Statement[2].Action)
 	assert.Equal(t, policy.Statement[1].Resource, policy.Statement[2].Resource, "the app's repository only")

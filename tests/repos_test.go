@@ -198,6 +198,56 @@ func TestWebhookToArgoCD(t *testing.T) {
 	assert.Equal(t, "role:readonly", configs["rbac"].(map[string]any)["policy.default"], "the rest of the values stay")
 }
 
+// TestNoWebhookGitHubWouldRefuse checks that an argocdUrl GitHub cannot
+// reach (it answers 422 to localhost, loopback and private addresses)
+// gets no webhook, which would fail the hub's up, but a warning attached
+// to the repos component that says Argo CD polls instead; Argo CD still
+// checks a webhook secret, so a forged push is refused. A public URL, by
+// name or address, gets the webhook.
+func TestNoWebhookGitHubWouldRefuse(t *testing.T) {
+	t.Parallel()
+	for url, refused := range map[string]string{
+		"http://localhost:8080":         "localhost",
+		"http://127.0.0.1:8080":         "loopback",
+		"https://argocd.localhost":      "localhost",
+		"http://192.168.49.2:30080":     "private address",
+		"https://10.1.2.3":              "private address",
+		"https://[fd00::1]":             "private address",
+		"https://100.64.0.1":            "private address",
+		"https://argocd":                "single-label",
+		"https://argocd.lab.internal":   ".internal",
+		"https://argocd.local":          ".local",
+		"https://argocd.example.com":    "",
+		"https://203.0.113.7:8443":      "",
+		"https://argocd.example.com.":   "",
+		"https://argo.cd.company.co.kr": "",
+	} {
+		t.Run(url, func(t *testing.T) {
+			t.Parallel()
+			res, err := evaluateWith(t, "dev", map[string]string{"argocdUrl": url})
+			require.NoError(t, err)
+			hooks := byType(res, "github:index/repositoryWebhook:RepositoryWebhook")
+			secret := path(named(t, res, typeRelease, "argocd").Inputs["values"].ObjectValue(), "configs", "secret", "githubSecret")
+			assert.False(t, secret.IsNull(), "Argo CD checks a webhook secret either way")
+			warnings := strings.Join(res.Warnings, "\n")
+			if refused == "" {
+				assert.Len(t, hooks, 1, "GitHub can reach %s", url)
+				assert.NotContains(t, warnings, "no webhook")
+				return
+			}
+			assert.Empty(t, hooks, "GitHub refuses a webhook to %s", url)
+			assert.Contains(t, warnings, "no webhook from the gitops repo to "+url)
+			assert.Contains(t, warnings, refused)
+			assert.Contains(t, warnings, "polls the repo every 3 minutes")
+			for _, w := range res.Warnings {
+				if strings.Contains(w, "no webhook") {
+					assert.Contains(t, res.WarningOn[w], "gitops-platform:repos:Repos", "the repos component decides it and says so")
+				}
+			}
+		})
+	}
+}
+
 // TestPublicRepos checks publicRepos turns both repos public, and only then.
 func TestPublicRepos(t *testing.T) {
 	t.Parallel()

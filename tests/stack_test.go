@@ -270,7 +270,9 @@ func TestAWSProviderVersionMatchesGoMod(t *testing.T) {
 
 // TestRegistrationWaitsForWhatTheAppNeeds checks that Argo CD sees an
 // environment's cluster (and syncs the app there) only after the first
-// ECR pull credential exists and the monitoring CRDs are in, in every stack.
+// ECR pull credential exists and the monitoring CRDs are in, in every stack,
+// and that the first pull-secret refresh starts only once its key may pull
+// and it may write the secret.
 func TestRegistrationWaitsForWhatTheAppNeeds(t *testing.T) {
 	t.Parallel()
 	for _, env := range stacks {
@@ -279,5 +281,10 @@ func TestRegistrationWaitsForWhatTheAppNeeds(t *testing.T) {
 		assert.True(t, dependsOn(reg, "kubernetes:batch/v1:Job", env+"-ecr-pull-first-refresh"), "%s: after the first pull secret", env)
 		assert.True(t, dependsOn(reg, "kubernetes:helm.sh/v3:Release", "monitoring"), "%s: after the monitoring CRDs", env)
 		assert.True(t, dependsOn(reg, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", env+"-manager-app"), "%s: after argocd-manager's rights", env)
+		// The first refresh may pull (the key's policy) and write the
+		// pull secret (the refresher's binding) before it starts.
+		first := named(t, res, "kubernetes:batch/v1:Job", env+"-ecr-pull-first-refresh")
+		assert.True(t, dependsOn(first, "aws:iam/userPolicy:UserPolicy", env+"-ecr-pull-pull"), "%s: the first refresh after the key's policy", env)
+		assert.True(t, dependsOn(first, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", env+"-ecr-pull-refresher"), "%s: the first refresh after its binding", env)
 	}
 }

@@ -20,9 +20,12 @@ const (
 	audience  = "sts.amazonaws.com"
 )
 
-// pushActions are exactly what `docker push` to ECR needs on the repository.
+// pushActions are AWS's documented push policy for one repository (ECR's
+// "pushing an image" permissions): a client that reads the manifest before
+// it pushes (buildx does, for an image index) needs BatchGetImage too.
 var pushActions = []string{
 	"ecr:BatchCheckLayerAvailability",
+	"ecr:BatchGetImage",
 	"ecr:CompleteLayerUpload",
 	"ecr:InitiateLayerUpload",
 	"ecr:PutImage",

@@ -118,7 +118,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	policy := args.RepositoryARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
 		return pullPolicy(arn).JSON()
 	}).(pulumi.StringOutput)
-	if _, err := iam.NewUserPolicy(ctx, name+"-pull", &iam.UserPolicyArgs{User: user.Name, Policy: policy}, aws...); err != nil {
+	keyPolicy, err := iam.NewUserPolicy(ctx, name+"-pull", &iam.UserPolicyArgs{User: user.Name, Policy: policy}, aws...)
+	if err != nil {
 		return nil, fmt.Errorf("pull policy: %w", err)
 	}
 	key, err := iam.NewAccessKey(ctx, name+"-key", &iam.AccessKeyArgs{User: user.Name}, aws...)
@@ -188,11 +189,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, fmt.Errorf("refresher role: %w", err)
 	}
-	if _, err := rbacv1.NewRoleBinding(ctx, name+"-refresher", &rbacv1.RoleBindingArgs{
+	binding, err := rbacv1.NewRoleBinding(ctx, name+"-refresher", &rbacv1.RoleBindingArgs{
 		Metadata: inApp,
 		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
 		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: sa.Metadata.Name().Elem(), Namespace: sa.Metadata.Namespace().Elem()}},
-	}, kube...); err != nil {
+	}, kube...)
+	if err != nil {
 		return nil, fmt.Errorf("refresher role binding: %w", err)
 	}
 
@@ -214,13 +216,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	// A first run now, so the app can pull before the schedule comes round;
 	// Pulumi waits for it, so a credential that does not work fails the update.
+	// Nothing in its spec names the key's policy or the RoleBinding, so
+	// without DependsOn it could start (and use up its retries) before
+	// the key may pull or the refresher may write the secret.
 	first, err := batchv1.NewJob(ctx, name+"-first-refresh", &batchv1.JobArgs{
 		Metadata: meta(refresherName + "-first"),
 		Spec: batchv1.JobSpecArgs{
 			BackoffLimit: pulumi.Int(3),
 			Template:     corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: labels}, Spec: pod},
 		},
-	}, kube...)
+	}, append(kube, pulumi.DependsOn([]pulumi.Resource{keyPolicy, binding}))...)
 	if err != nil {
 		return nil, fmt.Errorf("first refresh job: %w", err)
 	}

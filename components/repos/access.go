@@ -2,6 +2,8 @@ package repos
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
@@ -144,8 +146,15 @@ func webhook(ctx *pulumi.Context, parent pulumi.Resource, name string, gitops pu
 		return pulumi.StringOutput{}, fmt.Errorf("webhook secret: %w", err)
 	}
 	// The provider marks it secret too; saying so here keeps it secret
-	// wherever it flows, whatever the provider does.
+	// wherever it flows, whatever the provider does. Argo CD checks it
+	// even with no webhook: a forged push event is refused.
 	result := pulumi.ToSecret(secret.Result).(pulumi.StringOutput)
+	if why := unreachableByGitHub(argocdURL); why != "" {
+		ctx.Log.Warn(fmt.Sprintf("no webhook from the gitops repo to %s: %s, and GitHub refuses such a URL (422). "+
+			"Argo CD polls the repo every 3 minutes instead; a URL GitHub can reach gets the webhook", argocdURL, why),
+			&pulumi.LogArgs{Resource: parent})
+		return result, nil
+	}
 	if _, err := github.NewRepositoryWebhook(ctx, name+"-argocd-webhook", &github.RepositoryWebhookArgs{
 		Repository: gitops,
 		Events:     pulumi.ToStringArray([]string{"push"}),
@@ -161,3 +170,45 @@ func webhook(ctx *pulumi.Context, parent pulumi.Resource, name string, gitops pu
 	}
 	return result, nil
 }
+
+// specialUseDomains never resolve on the public Internet (RFC 6761's
+// test, example and invalid; mDNS's local; home.arpa; ICANN's
+// internal).
+var specialUseDomains = []string{"local", "internal", "home.arpa", "test", "example", "invalid"}
+
+// unreachableByGitHub says why GitHub cannot deliver to rawURL's host, or
+// "" when it may: GitHub refuses webhook URLs "not reachable over the
+// public Internet" (localhost, loopback and private addresses). A public
+// name that resolves to a private address is not caught here: the program
+// resolves nothing.
+func unreachableByGitHub(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return "it has no host"
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if ip, err := netip.ParseAddr(host); err == nil {
+		switch {
+		case ip.IsLoopback():
+			return "its host is a loopback address"
+		case ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsUnspecified(), ip.Is4() && cgNAT.Contains(ip):
+			return "its host is a private address"
+		}
+		return ""
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return "its host is localhost"
+	}
+	for _, d := range specialUseDomains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return "its host is under ." + d + ", which the public Internet does not resolve"
+		}
+	}
+	if !strings.Contains(host, ".") {
+		return "its host is a single-label name"
+	}
+	return ""
+}
+
+// cgNAT is the carrier-grade NAT range (RFC 6598), private too.
+var cgNAT = netip.MustParsePrefix("100.64.0.0/10")

@@ -38,8 +38,10 @@ type Args struct {
 	PullSecret string
 	// CI holds what the source repo's workflow reads as Actions variables.
 	CI CIVariables
-	// ArgoCDURL, when set, gets a webhook from the gitops repo so syncs
-	// start in seconds instead of at the next 3-minute poll.
+	// ArgoCDURL, when set, gets a webhook secret Argo CD checks and, when
+	// GitHub can reach the URL (not localhost, loopback or private), a
+	// webhook from the gitops repo, so syncs start in seconds instead of
+	// at the next 3-minute poll.
 	ArgoCDURL string
 	// Public makes both repos public; they are private otherwise.
 	Public bool
