@@ -71,10 +71,6 @@ func TestArgoCDOnTheHub(t *testing.T) {
 		map[string]any{"group": "", "kind": "ResourceQuota"},
 		map[string]any{"group": "", "kind": "LimitRange"},
 	}, spec["namespaceResourceBlacklist"], "no commit grants rights or lifts the namespace's limits")
-	for _, c := range []string{"controller", "server"} {
-		assert.Equal(t, map[string]any{"enabled": false}, values[c].(map[string]any)["clusterAdminAccess"],
-			"%s: no cluster-admin on the hub; Argo CD reaches the hub with argocd-manager's token", c)
-	}
 
 	for _, name := range []string{"gitops-monitor-auto", "gitops-monitor-manual"} {
 		set := named(t, res, typeAppSet, name)

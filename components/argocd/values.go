@@ -55,10 +55,6 @@ type configs struct {
 type component struct {
 	Replicas int     `json:"replicas"`
 	Metrics  metrics `json:"metrics"`
-	// ClusterAdminAccess (controller and server only) binds the chart's
-	// cluster-wide role; off here: Argo CD reaches every cluster, the hub
-	// included, with argocd-manager's token from the cluster Secrets.
-	ClusterAdminAccess *enabled `json:"clusterAdminAccess,omitempty"`
 }
 
 type metrics struct {
@@ -100,11 +96,6 @@ type create struct {
 	Create bool `json:"create"`
 }
 
-func withoutClusterAdmin(c component) component {
-	c.ClusterAdminAccess = &enabled{Enabled: false}
-	return c
-}
-
 // Values returns the argo-cd chart's values as the Helm release takes them.
 func Values(o ValuesOptions) (map[string]any, error) {
 	replicas := 1
@@ -132,8 +123,8 @@ func Values(o ValuesOptions) (map[string]any, error) {
 			RBAC: map[string]string{"policy.default": "role:readonly", "scopes": "[" + o.SSO.scope() + "]"},
 		},
 		// The chart sets ARGOCD_CONTROLLER_REPLICAS from replicas: two shard the clusters.
-		Controller:     withoutClusterAdmin(stateless),
-		Server:         withoutClusterAdmin(stateless),
+		Controller:     stateless,
+		Server:         stateless,
 		RepoServer:     stateless,
 		ApplicationSet: stateless,
 		// Dex runs only to log people in with GitHub.
