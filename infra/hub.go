@@ -161,7 +161,7 @@ func deployArgoCD(ctx *pulumi.Context, cfg *Config, rp *repos.Repos, hubProvider
 		RepoURL:           rp.GitopsSSHURL,
 		AutoAnnotations:   autoSubs,
 		ManualAnnotations: manualSubs,
-		ArgoCD:            argo,
+		ArgoCD:            argo.Running,
 	}, pulumi.Providers(hubProvider)); err != nil {
 		return nil, fmt.Errorf("applicationsets: %w", err)
 	}

@@ -25,10 +25,11 @@ type Args struct {
 	// notifications.
 	AutoAnnotations   map[string]string
 	ManualAnnotations map[string]string
-	// ArgoCD is what they need running: the release, its CRDs and the
-	// project. They are created after it and deleted before it, so the
-	// Applications' finalizers are handled while Argo CD still runs.
-	ArgoCD pulumi.Resource
+	// ArgoCD is what they need running: the release (its CRDs and
+	// controllers), the repository credential, the notifications secret and
+	// the project. They are created after these and deleted before them,
+	// so the Applications' finalizers are handled while Argo CD still runs.
+	ArgoCD []pulumi.Resource
 }
 
 // ApplicationSets are gitops-monitor-auto and gitops-monitor-manual.
@@ -43,7 +44,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil {
 		return nil, fmt.Errorf("appsets %s: args are required", name)
 	}
-	if args.ArgoCD == nil {
+	if len(args.ArgoCD) == 0 {
 		return nil, fmt.Errorf("applicationsets %s: Argo CD is required", name)
 	}
 	options := func(manual bool) options {
@@ -85,7 +86,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				Labels:    pulumi.ToStringMap(meta.Metadata.Labels),
 			},
 			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{args.ArgoCD}))
+		}, pulumi.Parent(a), pulumi.DependsOn(args.ArgoCD))
 		if err != nil {
 			return nil, fmt.Errorf("applicationset %s: %w", meta.Metadata.Name, err)
 		}

@@ -68,6 +68,11 @@ type ArgoCD struct {
 	// Release is the Helm release: objects that need Argo CD's CRDs, or that
 	// must go while Argo CD still runs, depend on it.
 	Release *helmv3.Release
+	// Running is what Argo CD's Applications need: the release, the
+	// notifications secret, the repository credential and the project.
+	// Depend on these, not on the component: the SDK expands a component
+	// into the children registered so far, which varies from run to run.
+	Running []pulumi.Resource
 	Project pulumi.StringOutput `pulumi:"project"`
 	// AdminPassword is the local admin's password (a Pulumi secret), made
 	// by the program; only with Values.AdminEnabled. Not a `pulumi:`
@@ -171,7 +176,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	afterRelease := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{release})}
 
-	if _, err := corev1.NewSecret(ctx, name+"-gitops-repo", &corev1.SecretArgs{
+	repoSecret, err := corev1.NewSecret(ctx, name+"-gitops-repo", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String("repo-gitops"),
 			Namespace: namespace,
@@ -187,7 +192,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			"project":       pulumi.String(args.Project),
 			"sshPrivateKey": args.DeployKey,
 		}).(pulumi.StringMapOutput),
-	}, afterRelease...); err != nil {
+	}, afterRelease...)
+	if err != nil {
 		return nil, fmt.Errorf("gitops repository secret: %w", err)
 	}
 
@@ -206,6 +212,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	a.Namespace = namespace
 	a.Release = release
+	a.Running = []pulumi.Resource{notifSecret, release, repoSecret, project}
 	a.Project = project.Metadata.Name().Elem()
 	if err := ctx.RegisterResourceOutputs(a, pulumi.Map{
 		"namespace": a.Namespace,
