@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/argoproj/notifications-engine/pkg/api"
 	"github.com/argoproj/notifications-engine/pkg/subscriptions"
@@ -138,21 +139,36 @@ func sampleApp(automated bool, phase, health, sync string) map[string]any {
 	if automated {
 		policy["automated"] = map[string]any{"prune": true, "selfHeal": true}
 	}
+	// The health was reached 20 s after the sync started.
 	app := map[string]any{
 		"metadata": map[string]any{"name": "gitops-monitor-prod", "namespace": "argocd"},
 		"spec":     map[string]any{"project": "gitops-monitor", "syncPolicy": policy},
 		"status": map[string]any{
 			"sync":   map[string]any{"status": sync, "revision": "4f2c1ab"},
-			"health": map[string]any{"status": health},
+			"health": map[string]any{"status": health, "lastTransitionTime": "2026-12-06T10:00:20Z"},
 		},
 	}
 	if phase != "" {
 		app["status"].(map[string]any)["operationState"] = map[string]any{
 			"phase": phase, "message": "one or more objects failed to apply",
+			"startedAt": "2026-12-06T10:00:00Z", "finishedAt": "2026-12-06T10:00:03Z",
 			"syncResult": map[string]any{"revision": "4f2c1ab"},
 		}
 	}
 	return app
+}
+
+// exprVars are what Argo CD's notifications controller hands a trigger:
+// the app, and its expression helpers, of which the triggers use
+// time.Parse (Argo CD's util/notification/expression/time: RFC 3339).
+func exprVars(app map[string]any) map[string]any {
+	return map[string]any{"app": app, "time": map[string]any{"Parse": func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}}}
 }
 
 // TestNotificationsWithArgoCDsEngine parses the rendered notifications
@@ -193,7 +209,7 @@ func TestNotificationsWithArgoCDsEngine(t *testing.T) {
 				app, ok := states[name]
 				require.True(t, ok, "no sample state for trigger %s", name)
 				for stateName, other := range states {
-					results, err := trig.Run(name, map[string]any{"app": other})
+					results, err := trig.Run(name, exprVars(other))
 					require.NoError(t, err)
 					fired := len(results) > 0 && results[0].Triggered
 					assert.Equal(t, stateName == name, fired, "trigger %s on the state of %s", name, stateName)
@@ -214,9 +230,16 @@ func TestNotificationsWithArgoCDsEngine(t *testing.T) {
 				}
 			}
 			// The automated sync of dev and staging never waits for a person.
-			results, err := trig.Run("on-awaiting-manual-sync", map[string]any{"app": sampleApp(true, "", "Healthy", "OutOfSync")})
+			results, err := trig.Run("on-awaiting-manual-sync", exprVars(sampleApp(true, "", "Healthy", "OutOfSync")))
 			require.NoError(t, err)
 			assert.False(t, results[0].Triggered)
+			// A sync that succeeded while the health is still the previous
+			// Pods' (Healthy since before it started) is not a deploy.
+			stale := sampleApp(true, "Succeeded", "Healthy", "Synced")
+			stale["status"].(map[string]any)["health"].(map[string]any)["lastTransitionTime"] = "2026-12-06T09:40:00Z"
+			results, err = trig.Run("on-deployed", exprVars(stale))
+			require.NoError(t, err)
+			assert.False(t, results[0].Triggered, "a stale Healthy is not announced as deployed")
 
 			auto := appSetAnnotations(t, res, "gitops-monitor-auto")
 			manual := appSetAnnotations(t, res, "gitops-monitor-manual")

@@ -327,12 +327,19 @@ patches:
 		eventually(t, 2*time.Minute, "Slack hears dev degraded", func() (bool, string) {
 			return slack.count("gitops-monitor-dev", "Degraded") >= 1, fmt.Sprint(slack.all())
 		})
+		// The sync of the bad commit succeeds while the previous Pods are
+		// still Healthy (argo-cd #9070): it is never announced as deployed.
+		assert.Zero(t, slack.count("gitops-monitor-dev is Synced and Healthy at revision "+after),
+			"a deploy whose Pods never became ready was announced: %v", slack.all())
 		_, err = git.git("revert", "--no-edit", "HEAD")
 		require.NoError(t, err)
-		pushAndAnnounce(t, after, "manifests/dev/kustomization.yaml")
+		reverted := pushAndAnnounce(t, after, "manifests/dev/kustomization.yaml")
 		eventually(t, 2*time.Minute, "dev Healthy again", func() (bool, string) {
 			sync, health, conds := appState("gitops-monitor-dev")
 			return sync == "Synced" && health == "Healthy" && readyReplicas("dev") == 1, sync + "/" + health + " " + conds + "; " + workloads("dev")
+		})
+		eventually(t, time.Minute, "Slack hears the revert deployed", func() (bool, string) {
+			return slack.count("gitops-monitor-dev is Synced and Healthy at revision "+reverted) == 1, fmt.Sprint(slack.all())
 		})
 	}) {
 		return
