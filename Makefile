@@ -44,7 +44,7 @@ tier-tools:
 ## hub (tests/apiserver/access)
 apiserver-test: tools tier-tools
 	@echo "apiserver-test: compiling the tier's tests (a first run compiles Argo CD's and Kubernetes' packages: minutes)"
-	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m . ./access ./tools/build
+	cd tests/apiserver && go vet ./... && go test -count=1 -timeout 30m . ./access ./tools/...
 
 ## live-test: the live delivery tier: Argo CD v3.3.5's own controllers deliver the rendered platform to three
 ## real API servers with kube-controller-manager, kube-scheduler and kwok (tests/apiserver/live); Redis and the

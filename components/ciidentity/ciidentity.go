@@ -21,8 +21,8 @@ const (
 )
 
 // pushActions are AWS's documented push policy for one repository (ECR's
-// "pushing an image" permissions): a client that reads the manifest before
-// it pushes (buildx does, for an image index) needs BatchGetImage too.
+// "pushing an image" permissions), BatchGetImage included: a client that
+// reads a manifest before it pushes is refused without it.
 var pushActions = []string{
 	"ecr:BatchCheckLayerAvailability",
 	"ecr:BatchGetImage",

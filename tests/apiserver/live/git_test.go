@@ -38,8 +38,9 @@ type gitServer struct {
 	listener   net.Listener
 	bare       string // the repository on disk
 	work       string // a clone whose origin is the repository, as the CI's is
-	url        string // ssh://git@127.0.0.1:<port>/<gitopsRepoPath>
+	url        string // ssh://git@127.0.0.1:<port><gitopsRepoPath>
 	knownHosts string // ssh_known_hosts line for the server
+	knownFile  string // a file holding knownHosts, for git's ssh
 	// keys are the rendered deploy keys, by the name of the tls key the
 	// program makes for each.
 	keys map[string]*deployKey
@@ -173,8 +174,8 @@ func startGitServer(dir, tree string) (*gitServer, error) {
 	port := g.listener.Addr().(*net.TCPAddr).Port
 	g.url = fmt.Sprintf("ssh://git@127.0.0.1:%d%s", port, gitopsRepoPath)
 	g.knownHosts = fmt.Sprintf("[127.0.0.1]:%d %s", port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub))))
-	known := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(known, []byte(g.knownHosts+"\n"), 0o600); err != nil {
+	g.knownFile = filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(g.knownFile, []byte(g.knownHosts+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	config := &ssh.ServerConfig{PublicKeyCallback: g.authorize}
@@ -182,9 +183,8 @@ func startGitServer(dir, tree string) (*gitServer, error) {
 	g.wg.Add(1)
 	go g.serve(config)
 
-	// The work clone pushes over SSH with the CI's key, strict host key
-	// checking against the server's key, as the release job does.
-	gitSSH := fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s", g.ci.file, known)
+	// The work clone pushes over SSH with the CI's key, as the release job
+	// does.
 	if err := os.CopyFS(g.work, os.DirFS(tree)); err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func startGitServer(dir, tree string) (*gitServer, error) {
 		{"-C", g.work, "-c", "user.name=gitops-platform", "-c", "user.email=gitops-platform@example.com", "commit", "-qm", "Seed (the render of every stack)"},
 		{"init", "-q", "--bare", "-b", "main", g.bare},
 		{"-C", g.work, "remote", "add", "origin", g.url},
-		{"-C", g.work, "config", "core.sshCommand", gitSSH},
+		{"-C", g.work, "config", "core.sshCommand", g.sshCommand(g.ci)},
 		{"-C", g.work, "config", "user.name", "gitops-platform live tier"},
 		{"-C", g.work, "config", "user.email", "live@example.com"},
 		{"-C", g.work, "push", "-q", "origin", "HEAD:main"},
@@ -350,11 +350,15 @@ func (g *gitServer) run(ch ssh.Channel, key *deployKey, command string, env []st
 	return 0
 }
 
-// clone clones the repository over SSH with key into dir, strict host
-// key checking against the server's key, as Argo CD and the CI do.
+// sshCommand is git's ssh with key alone, strict host key checking
+// against the server's key.
+func (g *gitServer) sshCommand(key *deployKey) string {
+	return fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s", key.file, g.knownFile)
+}
+
+// clone clones the repository over SSH with key into dir.
 func (g *gitServer) clone(key *deployKey, dir string) error {
-	known := filepath.Join(filepath.Dir(g.bare), "known_hosts")
-	cmd := exec.Command("git", "clone", "-q", "-c", fmt.Sprintf("core.sshCommand=ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s", key.file, known), g.url, dir)
+	cmd := exec.Command("git", "clone", "-q", "-c", "core.sshCommand="+g.sshCommand(key), g.url, dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("git clone with %s: %w: %s", key.name, err, out)
 	}

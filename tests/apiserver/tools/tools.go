@@ -16,12 +16,12 @@ import (
 	"time"
 )
 
-// Versions the wrapper modules pin.
+// Versions the wrapper modules pin (TestVersionsAreTheWrappersPins).
 const (
-	EtcdVersion       = "v3.5.21"
-	KubernetesVersion = "v1.33.0"
-	KwokVersion       = "v0.7.0"
-	ArgoCDVersion     = "v3.3.5"
+	etcdVersion       = "v3.5.21"
+	kubernetesVersion = "v1.33.0"
+	kwokVersion       = "v0.7.0"
+	argocdVersion     = "v3.3.5"
 )
 
 // Tool is one server binary a tier runs.
@@ -46,27 +46,27 @@ type Tool struct {
 func (t Tool) File() string { return t.Name + "-" + t.Version }
 
 // kubeLDFlags stamp the Kubernetes binaries with their version.
-var kubeLDFlags = fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33", KubernetesVersion)
+var kubeLDFlags = fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33", kubernetesVersion)
 
 // The tools, in the order `make tier-tools` builds them: the three
 // Kubernetes servers share one wrapper module and most of their packages,
 // so the second and third build faster.
 var (
-	Etcd = Tool{Name: "etcd", Version: EtcdVersion, Module: "etcd", Package: "go.etcd.io/etcd/server/v3",
+	Etcd = Tool{Name: "etcd", Version: etcdVersion, Module: "etcd", Package: "go.etcd.io/etcd/server/v3",
 		FirstBuild: 62 * time.Second, Tiers: []string{"apiserver", "live"}}
-	KubeAPIServer = Tool{Name: "kube-apiserver", Version: KubernetesVersion, Module: "kube-apiserver",
+	KubeAPIServer = Tool{Name: "kube-apiserver", Version: kubernetesVersion, Module: "kube-apiserver",
 		Package: "k8s.io/kubernetes/cmd/kube-apiserver", LDFlags: kubeLDFlags,
 		FirstBuild: 320 * time.Second, Tiers: []string{"apiserver", "live"}}
-	KubeControllerManager = Tool{Name: "kube-controller-manager", Version: KubernetesVersion, Module: "kube-apiserver",
+	KubeControllerManager = Tool{Name: "kube-controller-manager", Version: kubernetesVersion, Module: "kube-apiserver",
 		Package: "k8s.io/kubernetes/cmd/kube-controller-manager", LDFlags: kubeLDFlags,
 		FirstBuild: 105 * time.Second, Tiers: []string{"live"}}
-	KubeScheduler = Tool{Name: "kube-scheduler", Version: KubernetesVersion, Module: "kube-apiserver",
+	KubeScheduler = Tool{Name: "kube-scheduler", Version: kubernetesVersion, Module: "kube-apiserver",
 		Package: "k8s.io/kubernetes/cmd/kube-scheduler", LDFlags: kubeLDFlags,
 		FirstBuild: 13 * time.Second, Tiers: []string{"live"}}
-	Kwok = Tool{Name: "kwok", Version: KwokVersion, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwok",
+	Kwok = Tool{Name: "kwok", Version: kwokVersion, Module: "kwok", Package: "sigs.k8s.io/kwok/cmd/kwok",
 		FirstBuild: 123 * time.Second, Tiers: []string{"live"}}
-	ArgoCD = Tool{Name: "argocd", Version: ArgoCDVersion, Module: "argocd", Package: "github.com/argoproj/argo-cd/v3/cmd",
-		FirstBuild: 6 * time.Minute, Tiers: []string{"live"}}
+	ArgoCD = Tool{Name: "argocd", Version: argocdVersion, Module: "argocd", Package: "github.com/argoproj/argo-cd/v3/cmd",
+		FirstBuild: 348 * time.Second, Tiers: []string{"live"}}
 
 	All = []Tool{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok, ArgoCD}
 )
